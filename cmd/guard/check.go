@@ -1,0 +1,110 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/guardcm/guard/hooks"
+	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/internal/report"
+	"github.com/guardcm/guard/prgate"
+)
+
+// CheckCmd checks a commit range in CI: the pre-push rules without the
+// configured commands.
+type CheckCmd struct {
+	Base   string `help:"Commits reachable from this ref are not checked (default: <remote>/<branch>)." placeholder:"REF"`
+	Head   string `help:"The last commit to check." default:"HEAD" placeholder:"REF"`
+	Format string `help:"Output format: text, json or github." enum:"text,json,github" default:"text"`
+	PR     bool   `name:"pr" help:"Also check the pull request (description, checklist, declared category) from $GITHUB_EVENT_PATH; automatic when GITHUB_EVENT_NAME is pull_request."`
+}
+
+// Run checks the range and prints the findings.
+func (c *CheckCmd) Run(env *Env) error {
+	repo, err := env.Repo()
+	if err != nil {
+		return err
+	}
+	cfg, err := env.Config()
+	if err != nil {
+		return err
+	}
+	pr, err := loadPR(c.PR)
+	if err != nil {
+		return err
+	}
+	base := c.Base
+	head := c.Head
+	if pr != nil {
+		if base == "" {
+			base = pr.event.BaseSHA
+		}
+		if head == "HEAD" {
+			head = pr.event.HeadSHA
+		}
+	}
+	if base == "" {
+		base = "refs/remotes/" + cfg.Remote + "/" + cfg.Branch
+	}
+	baseHash, ok, err := repo.ResolveCommit(env.Ctx, base)
+	if err != nil {
+		return fail.External(err)
+	}
+	if !ok {
+		return fail.Usagef("base %q does not name a commit", base)
+	}
+	headHash, ok, err := repo.ResolveCommit(env.Ctx, head)
+	if err != nil {
+		return fail.External(err)
+	}
+	if !ok {
+		return fail.Usagef("head %q does not name a commit", head)
+	}
+	r := hooks.Range{Head: headHash, Exclude: []string{baseHash}, Base: baseHash}
+	res, err := hooks.CheckRange(env.Ctx, repo, cfg, r)
+	if err != nil {
+		return fail.External(err)
+	}
+	findings := res.Findings
+	for _, extra := range rangeExtras(env) {
+		fs, err := extra(env.Ctx, repo, cfg, r, res)
+		if err != nil {
+			return err
+		}
+		findings = append(findings, fs...)
+	}
+	var prIn prgate.Input
+	if pr != nil {
+		fs, in, err := prFindings(env, repo, pr, r, res)
+		if err != nil {
+			return err
+		}
+		prIn = in
+		findings = append(findings, fs...)
+	}
+	report.Sort(findings)
+	if pr != nil && c.Format == "github" {
+		if err := writeSummary(prIn, findings); err != nil {
+			return err
+		}
+	}
+	out := env.Stderr
+	if c.Format != "text" {
+		out = env.Stdout
+	}
+	if err := report.Write(out, report.Format(c.Format), findings); err != nil {
+		return fail.External(err)
+	}
+	if report.HasErrors(findings) {
+		return fail.AlreadyReported(fail.KindRefused, fmt.Sprintf("%d commit(s) checked: policy violations found", len(res.Commits)))
+	}
+	if c.Format == "text" {
+		fmt.Fprintf(env.Stderr, "guard: %d commit(s) checked, highest category %s\n", len(res.Commits), res.Highest)
+	}
+	return nil
+}
+
+// rangeExtras are the whole-range checks that pre-push and check share
+// beyond the commit rules.
+func rangeExtras(env *Env) []hooks.RangeCheck {
+	return []hooks.RangeCheck{hooks.MigrationsCheck}
+}

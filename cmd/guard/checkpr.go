@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sort"
+
+	"github.com/guardcm/guard/hooks"
+	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/report"
+	"github.com/guardcm/guard/policy"
+	"github.com/guardcm/guard/prgate"
+)
+
+// prContext is the pull request guard check runs for in CI.
+type prContext struct {
+	event *prgate.Event
+}
+
+// loadPR reads the GitHub Actions event payload when asked to (--pr) or
+// when the workflow runs for a pull request.
+func loadPR(force bool) (*prContext, error) {
+	name := os.Getenv("GITHUB_EVENT_NAME")
+	if !force && !prgate.IsPullRequestEvent(name) {
+		return nil, nil
+	}
+	path := os.Getenv("GITHUB_EVENT_PATH")
+	if path == "" {
+		return nil, fail.Usagef("--pr needs GITHUB_EVENT_PATH, the event payload GitHub Actions writes")
+	}
+	if name == "" {
+		name = "pull_request"
+	}
+	ev, err := prgate.LoadEvent(name, path)
+	if err != nil {
+		return nil, fail.Usage(err)
+	}
+	return &prContext{event: ev}, nil
+}
+
+// prFindings runs the pull-request rules on top of the range result. The
+// checklist is read at the base commit, so a pull request cannot weaken the
+// checklist it is judged by.
+func prFindings(env *Env, repo *gitx.Repo, pr *prContext, r hooks.Range, res *hooks.Result) ([]report.Finding, prgate.Input, error) {
+	cfg, err := env.Config()
+	if err != nil {
+		return nil, prgate.Input{}, err
+	}
+	pcfg := prgate.Config{
+		MotivationHeadings: cfg.PR.MotivationHeadings,
+		ChecklistFiles:     cfg.PR.ChecklistFiles,
+		ChecklistHeading:   cfg.PR.ChecklistHeading,
+		ThreatModel:        cfg.Categories.ThreatModel,
+		RolloutDir:         cfg.Categories.RolloutDir,
+		RecordsDir:         cfg.Rollback.RecordsDir,
+	}
+	checklist, err := prgate.LoadChecklist(func(p string) ([]byte, error) {
+		data, ok, err := repo.Blob(env.Ctx, r.Base, p)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fs.ErrNotExist
+		}
+		return data, nil
+	}, pcfg)
+	if err != nil {
+		return nil, prgate.Input{}, fail.Usage(err)
+	}
+	in := prgate.Input{
+		Event:            pr.event,
+		Category:         res.Highest,
+		CommitCategories: map[policy.Category]int{},
+		Checklist:        checklist,
+	}
+	for _, cat := range res.Category {
+		in.CommitCategories[cat]++
+	}
+	from, ok, err := repo.MergeBase(env.Ctx, r.Base, r.Head)
+	if err != nil {
+		return nil, in, fail.External(err)
+	}
+	if !ok {
+		from = gitx.EmptyTree
+	}
+	changes, err := repo.DiffTrees(env.Ctx, from, r.Head)
+	if err != nil {
+		return nil, in, fail.External(err)
+	}
+	for _, c := range changes {
+		if c.Kind != 'D' {
+			in.ChangedPaths = append(in.ChangedPaths, c.Path)
+		}
+	}
+	records, err := repo.LsTree(env.Ctx, r.Head, cfg.Rollback.RecordsDir, false)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, in, fail.External(err)
+	}
+	sort.Strings(records)
+	in.ExistingRecords = records
+	return prgate.Check(in, pcfg), in, nil
+}
+
+// writeSummary appends the Markdown job summary GitHub shows on the run.
+func writeSummary(in prgate.Input, findings []report.Finding) error {
+	path := os.Getenv("GITHUB_STEP_SUMMARY")
+	if path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return fail.External(fmt.Errorf("writing the job summary: %w", err))
+	}
+	defer f.Close()
+	_, err = f.WriteString(prgate.Summary(in, findings))
+	return err
+}

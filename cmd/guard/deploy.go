@@ -1,0 +1,69 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/guardcm/guard/deploy"
+	"github.com/guardcm/guard/hooks"
+	"github.com/guardcm/guard/internal/fail"
+)
+
+// deployRollback is the hook behind `guard deploy --rollback-on-fail`. It is
+// nil until guard rollback exists; the rollback command's file sets it (in
+// an init function) to a deploy.RollbackFunc that rolls the worker back to
+// req.ToVersion (or its own choice when that is "") without taking the
+// deploy lock, which the deploy still holds. While it is nil the flag is a
+// usage error, so nobody relies on a rollback that cannot happen.
+var deployRollback deploy.RollbackFunc
+
+// DeployCmd is the guarded deploy (the policy's deploy-guarded.sh).
+type DeployCmd struct {
+	Env            string   `help:"Deploy this wrangler environment (wrangler's --env)." placeholder:"ENV"`
+	Config         string   `help:"The wrangler configuration file (default: [deploy] config, else wrangler.json, wrangler.jsonc or wrangler.toml at the root)." placeholder:"FILE"`
+	NoFetch        bool     `help:"Compare with the last fetched remote branch instead of fetching it first."`
+	AllowUntracked bool     `help:"Ship untracked (not ignored) files and list them in the deploy record."`
+	RollbackOnFail bool     `help:"Roll back automatically when verification fails."`
+	Args           []string `arg:"" optional:"" passthrough:"" help:"Extra arguments for wrangler deploy, after --." placeholder:"WRANGLER-ARGS"`
+}
+
+// Run deploys.
+func (c *DeployCmd) Run(env *Env) error {
+	repo, err := env.Repo()
+	if err != nil {
+		return err
+	}
+	cfg, err := env.Config()
+	if err != nil {
+		return err
+	}
+	wcfg := c.Config
+	if wcfg != "" && !filepath.IsAbs(wcfg) {
+		abs, err := filepath.Abs(wcfg)
+		if err != nil {
+			return fail.Usage(err)
+		}
+		wcfg = abs
+	}
+	args := c.Args
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	_, err = deploy.Run(env.Ctx, deploy.Options{
+		Repo:           repo,
+		Config:         cfg,
+		Env:            c.Env,
+		WranglerConfig: wcfg,
+		NoFetch:        c.NoFetch,
+		AllowUntracked: c.AllowUntracked,
+		RollbackOnFail: c.RollbackOnFail,
+		Rollback:       deployRollback,
+		ExtraArgs:      args,
+		Token:          os.Getenv("CLOUDFLARE_API_TOKEN"),
+		AccountID:      os.Getenv("CLOUDFLARE_ACCOUNT_ID"),
+		MigrationCheck: hooks.MigrationFindings,
+		Stdout:         env.Stdout,
+		Stderr:         env.Stderr,
+	})
+	return err
+}

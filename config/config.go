@@ -1,0 +1,432 @@
+// Package config loads guard.toml, the one optional configuration file at
+// the repository root.
+//
+// Contract: Load never guesses. With no file, Defaults() applies — values
+// that match the change-management policy. With a file, decoding is strict:
+// an unknown key, a wrong type or an invalid value is an error located as
+// file:line:column naming the key, so a typo never silently disables a
+// check. The returned Config is fully resolved (defaults filled in) and is
+// what `guard config` prints.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+	toml "github.com/pelletier/go-toml/v2"
+
+	"github.com/guardcm/guard/internal/report"
+)
+
+// FileName is the configuration file guard reads at the repository root.
+const FileName = "guard.toml"
+
+// Config is guard's effective configuration.
+type Config struct {
+	Remote     string     `toml:"remote" json:"remote"`
+	Branch     string     `toml:"branch" json:"branch"`
+	Protected  []string   `toml:"protected" json:"protected"`
+	Categories Categories `toml:"categories" json:"categories"`
+	PrePush    PrePush    `toml:"pre_push" json:"pre_push"`
+	Migrations Migrations `toml:"migrations" json:"migrations"`
+	Deploy     Deploy     `toml:"deploy" json:"deploy"`
+	Rollback   Rollback   `toml:"rollback" json:"rollback"`
+	PR         PR         `toml:"pr" json:"pr"`
+
+	// Source is the file the configuration came from, "" for defaults.
+	Source string `toml:"-" json:"-"`
+}
+
+// Categories configures change-category inference.
+type Categories struct {
+	// Standard globs: paths that alone make a change standard
+	// (documentation). Lockfiles and version-only bumps are built in.
+	Standard []string `toml:"standard" json:"standard"`
+	// Major globs: paths whose change is always major.
+	Major       []string `toml:"major" json:"major"`
+	ThreatModel string   `toml:"threat_model" json:"threat_model"`
+	RolloutDir  string   `toml:"rollout_dir" json:"rollout_dir"`
+}
+
+// PrePush configures the pre-push hook.
+type PrePush struct {
+	// Commands run through /bin/sh -c from the repository root.
+	Commands               []string `toml:"commands" json:"commands"`
+	EmergencySkipsCommands *bool    `toml:"emergency_skips_commands" json:"emergency_skips_commands"`
+	// OverdueRecords is "refuse" (default) or "warn": what a push does while
+	// an emergency-change record is past its 24-hour due time.
+	OverdueRecords string `toml:"overdue_records" json:"overdue_records"`
+}
+
+// Migrations configures the D1 migration checks.
+type Migrations struct {
+	Dir string `toml:"dir" json:"dir"`
+	// Digits of the NNNN prefix; wrangler writes 4.
+	Digits   int               `toml:"digits" json:"digits"`
+	Severity map[string]string `toml:"severity" json:"severity,omitempty"`
+}
+
+// Deploy configures guard deploy.
+type Deploy struct {
+	// Wrangler is the command that runs wrangler, split into words without a
+	// shell; default: node_modules/.bin/wrangler when present, else
+	// "npx wrangler".
+	Wrangler string `toml:"wrangler" json:"wrangler"`
+	// Config is the wrangler configuration file; default: the first of
+	// wrangler.jsonc, wrangler.json, wrangler.toml at the root.
+	Config string `toml:"config" json:"config"`
+	// Verify commands run after a deploy; any failure marks it bad.
+	Verify []string `toml:"verify" json:"verify"`
+	Health []Health `toml:"health" json:"health"`
+	D1     []D1     `toml:"d1" json:"d1"`
+	// FetchTimeout bounds `git fetch` and notes sharing.
+	FetchTimeout Duration `toml:"fetch_timeout" json:"fetch_timeout"`
+}
+
+// Health is one HTTP health check run after a deploy.
+type Health struct {
+	URL     string   `toml:"url" json:"url"`
+	Status  int      `toml:"status" json:"status"`
+	Retries int      `toml:"retries" json:"retries"`
+	Timeout Duration `toml:"timeout" json:"timeout"`
+	// Interval is the first wait between attempts; it doubles each retry.
+	Interval Duration `toml:"interval" json:"interval"`
+}
+
+// D1 names a D1 database (by its binding in the wrangler configuration)
+// whose migrations guard deploy applies before the code.
+type D1 struct {
+	Binding string `toml:"binding" json:"binding"`
+}
+
+// Rollback configures guard rollback and the emergency-change records.
+type Rollback struct {
+	RecordsDir string `toml:"records_dir" json:"records_dir"`
+}
+
+// PR configures the pull-request gate (guard check --pr).
+type PR struct {
+	MotivationHeadings []string `toml:"motivation_headings" json:"motivation_headings"`
+	ChecklistFiles     []string `toml:"checklist_files" json:"checklist_files"`
+	ChecklistHeading   string   `toml:"checklist_heading" json:"checklist_heading"`
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (write it like \"30s\" or \"2m\")", b)
+	}
+	if v < 0 {
+		return fmt.Errorf("invalid duration %q: negative", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Defaults returns the configuration that applies without a guard.toml.
+func Defaults() *Config {
+	t := true
+	return &Config{
+		Remote:    "origin",
+		Branch:    "main",
+		Protected: []string{"main"},
+		Categories: Categories{
+			Standard:    []string{"**/*.md", "docs/**", "LICENSE*"},
+			Major:       []string{},
+			ThreatModel: "docs/threat-model.md",
+			RolloutDir:  "docs/rollouts",
+		},
+		PrePush: PrePush{
+			Commands:               []string{},
+			EmergencySkipsCommands: &t,
+			OverdueRecords:         "refuse",
+		},
+		Migrations: Migrations{Dir: "migrations", Digits: 4},
+		Deploy: Deploy{
+			Verify:       []string{},
+			FetchTimeout: Duration{30 * time.Second},
+		},
+		Rollback: Rollback{RecordsDir: "docs/changes/emergency"},
+		PR: PR{
+			MotivationHeadings: []string{"Motivation", "Why"},
+			ChecklistFiles:     []string{".github/pull_request_template.md", "docs/self-review-checklist.md"},
+			ChecklistHeading:   "Self-review checklist",
+		},
+	}
+}
+
+// Error is a configuration error at a place in a file.
+type Error struct {
+	File      string
+	Line, Col int
+	Key       string
+	Msg       string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Col)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		fmt.Fprintf(&b, "%s: ", e.Key)
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Load reads guard.toml from the repository root, or returns Defaults when
+// there is none.
+func Load(root string) (*Config, error) {
+	path := filepath.Join(root, FileName)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Defaults(), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return Parse(FileName, data)
+}
+
+// Parse decodes a guard.toml body over the defaults. name is used in errors.
+func Parse(name string, data []byte) (*Config, error) {
+	c := Defaults()
+	// Lists replace the defaults rather than merge into them: decode into
+	// a fresh value and copy only the keys the file sets.
+	var file Config
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&file); err != nil {
+		return nil, locate(name, data, err)
+	}
+	var raw map[string]any
+	if err := toml.Unmarshal(data, &raw); err != nil {
+		return nil, locate(name, data, err)
+	}
+	merge(c, &file, raw)
+	c.Source = name
+	if err := c.validate(name, data); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func locate(name string, data []byte, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) && len(strict.Errors) > 0 {
+		e := strict.Errors[0]
+		line, col := e.Position()
+		return &Error{File: name, Line: line, Col: col, Key: strings.Join(e.Key(), "."), Msg: "unknown key" + knownKeysHint(e.Key())}
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		line, col := de.Position()
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		return &Error{File: name, Line: line, Col: col, Key: strings.Join(de.Key(), "."), Msg: msg}
+	}
+	return &Error{File: name, Msg: err.Error()}
+}
+
+func knownKeysHint(key []string) string {
+	if len(key) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" %q", key[len(key)-1])
+}
+
+// has reports whether the TOML document sets the dotted key.
+func has(raw map[string]any, path ...string) bool {
+	var cur any = raw
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return false
+		}
+		cur, ok = m[p]
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func merge(c, f *Config, raw map[string]any) {
+	set := func(dst *string, src string, path ...string) {
+		if has(raw, path...) {
+			*dst = src
+		}
+	}
+	setList := func(dst *[]string, src []string, path ...string) {
+		if has(raw, path...) {
+			if src == nil {
+				src = []string{}
+			}
+			*dst = src
+		}
+	}
+	set(&c.Remote, f.Remote, "remote")
+	set(&c.Branch, f.Branch, "branch")
+	setList(&c.Protected, f.Protected, "protected")
+	setList(&c.Categories.Standard, f.Categories.Standard, "categories", "standard")
+	setList(&c.Categories.Major, f.Categories.Major, "categories", "major")
+	set(&c.Categories.ThreatModel, f.Categories.ThreatModel, "categories", "threat_model")
+	set(&c.Categories.RolloutDir, f.Categories.RolloutDir, "categories", "rollout_dir")
+	setList(&c.PrePush.Commands, f.PrePush.Commands, "pre_push", "commands")
+	if f.PrePush.EmergencySkipsCommands != nil {
+		c.PrePush.EmergencySkipsCommands = f.PrePush.EmergencySkipsCommands
+	}
+	set(&c.PrePush.OverdueRecords, f.PrePush.OverdueRecords, "pre_push", "overdue_records")
+	set(&c.Migrations.Dir, f.Migrations.Dir, "migrations", "dir")
+	if has(raw, "migrations", "digits") {
+		c.Migrations.Digits = f.Migrations.Digits
+	}
+	if f.Migrations.Severity != nil {
+		c.Migrations.Severity = f.Migrations.Severity
+	}
+	set(&c.Deploy.Wrangler, f.Deploy.Wrangler, "deploy", "wrangler")
+	set(&c.Deploy.Config, f.Deploy.Config, "deploy", "config")
+	setList(&c.Deploy.Verify, f.Deploy.Verify, "deploy", "verify")
+	if has(raw, "deploy", "fetch_timeout") {
+		c.Deploy.FetchTimeout = f.Deploy.FetchTimeout
+	}
+	c.Deploy.Health = f.Deploy.Health
+	c.Deploy.D1 = f.Deploy.D1
+	set(&c.Rollback.RecordsDir, f.Rollback.RecordsDir, "rollback", "records_dir")
+	setList(&c.PR.MotivationHeadings, f.PR.MotivationHeadings, "pr", "motivation_headings")
+	setList(&c.PR.ChecklistFiles, f.PR.ChecklistFiles, "pr", "checklist_files")
+	set(&c.PR.ChecklistHeading, f.PR.ChecklistHeading, "pr", "checklist_heading")
+}
+
+// validate checks values the decoder cannot: required strings, globs,
+// severities, enumerations. Errors point at the key's line in the file.
+func (c *Config) validate(name string, data []byte) error {
+	bad := func(key, msg string) error {
+		line, col := findKey(data, key)
+		return &Error{File: name, Line: line, Col: col, Key: key, Msg: msg}
+	}
+	if strings.TrimSpace(c.Remote) == "" {
+		return bad("remote", "must not be empty")
+	}
+	if strings.TrimSpace(c.Branch) == "" {
+		return bad("branch", "must not be empty")
+	}
+	for _, g := range append(append([]string{}, c.Categories.Standard...), c.Categories.Major...) {
+		if !doublestar.ValidatePattern(g) {
+			key := "categories.standard"
+			for _, m := range c.Categories.Major {
+				if m == g {
+					key = "categories.major"
+				}
+			}
+			return bad(key, fmt.Sprintf("invalid glob %q", g))
+		}
+	}
+	switch c.PrePush.OverdueRecords {
+	case "refuse", "warn":
+	default:
+		return bad("pre_push.overdue_records", fmt.Sprintf("must be \"refuse\" or \"warn\", not %q", c.PrePush.OverdueRecords))
+	}
+	if c.Migrations.Digits < 1 || c.Migrations.Digits > 12 {
+		return bad("migrations.digits", fmt.Sprintf("must be between 1 and 12, not %d", c.Migrations.Digits))
+	}
+	keys := make([]string, 0, len(c.Migrations.Severity))
+	for k := range c.Migrations.Severity {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if _, err := report.ParseSeverity(c.Migrations.Severity[k]); err != nil {
+			return bad("migrations.severity."+k, err.Error())
+		}
+	}
+	for i, h := range c.Deploy.Health {
+		if h.URL == "" {
+			return bad("deploy.health", fmt.Sprintf("entry %d: url is required", i+1))
+		}
+		if !strings.HasPrefix(h.URL, "http://") && !strings.HasPrefix(h.URL, "https://") {
+			return bad("deploy.health", fmt.Sprintf("entry %d: url %q must start with http:// or https://", i+1, h.URL))
+		}
+		if h.Status == 0 {
+			c.Deploy.Health[i].Status = 200
+		}
+		if h.Retries == 0 {
+			c.Deploy.Health[i].Retries = 5
+		}
+		if h.Timeout.Duration == 0 {
+			c.Deploy.Health[i].Timeout = Duration{10 * time.Second}
+		}
+		if h.Interval.Duration == 0 {
+			c.Deploy.Health[i].Interval = Duration{time.Second}
+		}
+	}
+	for i, d := range c.Deploy.D1 {
+		if strings.TrimSpace(d.Binding) == "" {
+			return bad("deploy.d1", fmt.Sprintf("entry %d: binding is required", i+1))
+		}
+	}
+	if c.Deploy.Wrangler != "" {
+		if _, err := SplitCommand(c.Deploy.Wrangler); err != nil {
+			return bad("deploy.wrangler", err.Error())
+		}
+	}
+	return nil
+}
+
+// findKey finds the line and column where a dotted key's last part is
+// assigned or its table is opened, for errors found after decoding.
+func findKey(data []byte, dotted string) (int, int) {
+	parts := strings.Split(dotted, ".")
+	last := parts[len(parts)-1]
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if strings.HasPrefix(t, last) {
+			rest := strings.TrimSpace(t[len(last):])
+			if strings.HasPrefix(rest, "=") {
+				return i + 1, strings.Index(l, last) + 1
+			}
+		}
+		if strings.Trim(t, "[] ") == dotted {
+			return i + 1, 1
+		}
+	}
+	return 0, 0
+}
+
+// EmergencySkips reports whether pushes of only emergency commits skip the
+// configured pre-push commands.
+func (c *Config) EmergencySkips() bool {
+	return c.PrePush.EmergencySkipsCommands == nil || *c.PrePush.EmergencySkipsCommands
+}
+
+// IsProtected reports whether branch (a short name like "main") is protected.
+func (c *Config) IsProtected(branch string) bool {
+	for _, p := range c.Protected {
+		if ok, _ := doublestar.Match(p, branch); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Marshal renders the effective configuration as TOML.
+func (c *Config) Marshal() ([]byte, error) {
+	return toml.Marshal(c)
+}

@@ -1,0 +1,104 @@
+package config
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestDefaultsWithoutFile(t *testing.T) {
+	c, err := Load(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Remote != "origin" || c.Branch != "main" || !c.IsProtected("main") || c.IsProtected("feature/x") {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if c.Migrations.Dir != "migrations" || c.Rollback.RecordsDir != "docs/changes/emergency" || !c.EmergencySkips() {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestParseOverridesOnlyWhatIsSet(t *testing.T) {
+	c, err := Parse("guard.toml", []byte(`
+branch = "trunk"
+protected = ["trunk", "release/*"]
+[categories]
+major = ["infra/**"]
+[pre_push]
+commands = ["bun run typecheck:all", "bun run test:all"]
+emergency_skips_commands = false
+[migrations.severity]
+drop-index = "error"
+[deploy]
+verify = ["bun run compliance:dev"]
+[[deploy.health]]
+url = "https://example.com/health"
+[[deploy.d1]]
+binding = "DB"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Remote != "origin" || c.Branch != "trunk" || !c.IsProtected("release/1.2") {
+		t.Fatalf("got %+v", c)
+	}
+	if len(c.Categories.Standard) != 3 || c.Categories.Major[0] != "infra/**" {
+		t.Fatalf("categories: %+v", c.Categories)
+	}
+	if c.EmergencySkips() || len(c.PrePush.Commands) != 2 {
+		t.Fatalf("pre_push: %+v", c.PrePush)
+	}
+	if h := c.Deploy.Health[0]; h.Status != 200 || h.Retries == 0 || h.Timeout.Duration == 0 {
+		t.Fatalf("health defaults not filled: %+v", h)
+	}
+	if c.Deploy.D1[0].Binding != "DB" || c.Migrations.Severity["drop-index"] != "error" {
+		t.Fatalf("deploy: %+v", c.Deploy)
+	}
+}
+
+func TestLocatedErrors(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"unknown key", "remote = \"origin\"\n[pre_push]\ncomands = []\n", "guard.toml:3:1: pre_push.comands: unknown key"},
+		{"wrong type", "branch = 3\n", "guard.toml:1:"},
+		{"bad severity", "[migrations.severity]\ndrop-table = \"fatal\"\n", "guard.toml:2:1: migrations.severity.drop-table: unknown severity"},
+		{"bad glob", "[categories]\nmajor = [\"a/[\"]\n", "guard.toml:2:1: categories.major: invalid glob"},
+		{"syntax", "remote = \n", "guard.toml:1:"},
+		{"bad duration", "[deploy]\nfetch_timeout = \"soon\"\n", "guard.toml:2:"},
+		{"unterminated quote", "[deploy]\nwrangler = \"'npx wrangler\"\n", "guard.toml:2:1: deploy.wrangler: unterminated"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("guard.toml", []byte(tc.in))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("not a located error: %T %v", err, err)
+			}
+			if !strings.HasPrefix(err.Error(), tc.want) {
+				t.Fatalf("got %q, want prefix %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSplitCommand(t *testing.T) {
+	cases := map[string][]string{
+		"npx wrangler":                 {"npx", "wrangler"},
+		`"/opt/my tools/wrangler" --x`: {"/opt/my tools/wrangler", "--x"},
+		`a\ b 'c d' "e\"f"`:            {"a b", "c d", `e"f`},
+		"  bunx   wrangler@4  ":        {"bunx", "wrangler@4"},
+		`$HOME/bin/wrangler`:           {"$HOME/bin/wrangler"},
+	}
+	for in, want := range cases {
+		got, err := SplitCommand(in)
+		if err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("SplitCommand(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := SplitCommand(""); err == nil {
+		t.Error("empty command accepted")
+	}
+}

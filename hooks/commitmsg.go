@@ -1,0 +1,121 @@
+package hooks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/guardcm/guard/config"
+	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/policy"
+)
+
+// CommitMsg checks, and completes, the commit message in msgFile.
+func CommitMsg(ctx context.Context, repo *gitx.Repo, cfg *config.Config, msgFile string, stderr io.Writer) error {
+	if !filepath.IsAbs(msgFile) {
+		// git runs the hook from the top of the work tree and passes a path
+		// relative to it (".git/COMMIT_EDITMSG").
+		if wd, err := os.Getwd(); err == nil {
+			msgFile = filepath.Join(wd, msgFile)
+		}
+	}
+	raw, err := os.ReadFile(msgFile)
+	if err != nil {
+		return fail.Usage(fmt.Errorf("cannot read the commit message: %w", err))
+	}
+	commentChar, err := commentChar(ctx, repo)
+	if err != nil {
+		return fail.External(err)
+	}
+	msg := policy.ParseMessage(raw, commentChar)
+	if msg.IsEmpty() {
+		// git aborts an empty commit itself, with its own message.
+		return nil
+	}
+	if policy.IsExempt(msg.Subject()) {
+		return nil
+	}
+	if inMerge(repo) {
+		return nil
+	}
+	explicit, has, perr := msg.Category()
+	if perr != nil {
+		return fail.Refused(perr, "write one of: "+policy.TrailerKey+": standard | normal | emergency | major")
+	}
+	staged, err := repo.StagedChanges(ctx)
+	if err != nil {
+		return fail.External(err)
+	}
+	inf, err := policy.Infer(Changes(ctx, repo, ":", "HEAD", staged), Rules(cfg))
+	if err != nil {
+		return fail.Usage(err)
+	}
+	if has {
+		if policy.Understates(explicit, inf.Category) {
+			return fail.Refused(
+				fmt.Errorf("%s: %s understates this change, which is %s: %s", policy.TrailerKey, explicit, inf.Category, Why(inf)),
+				fmt.Sprintf("change the trailer to '%s: %s', or split the commit", policy.TrailerKey, inf.Category))
+		}
+		return nil
+	}
+	out := policy.AppendTrailer(raw, policy.TrailerKey, inf.Category.String(), commentChar)
+	if !bytes.Equal(out, raw) {
+		if err := writeInPlace(msgFile, out); err != nil {
+			return fail.External(fmt.Errorf("cannot write the commit message: %w", err))
+		}
+	}
+	fmt.Fprintf(stderr, "guard: %s: %s inferred (%s)\n", policy.TrailerKey, inf.Category, Why(inf))
+	return nil
+}
+
+// commentChar is git's core.commentChar ("#" unless configured; "auto"
+// is left to the parser, which picks what git would).
+func commentChar(ctx context.Context, repo *gitx.Repo) (string, error) {
+	v, ok, err := repo.ConfigValue(ctx, "core.commentChar")
+	if err != nil || !ok || v == "" {
+		return "#", err
+	}
+	return v, nil
+}
+
+// inMerge reports a commit that concludes a merge: git passes its prepared
+// message to commit-msg, and merges are exempt from the trailer.
+func inMerge(repo *gitx.Repo) bool {
+	_, err := os.Stat(filepath.Join(repo.GitDir, "MERGE_HEAD"))
+	return err == nil
+}
+
+// writeInPlace rewrites the message file keeping its mode. The file is
+// git's, so it is rewritten in place rather than replaced.
+func writeInPlace(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Why is the short explanation of an inference, for one-line messages.
+func Why(inf policy.Inference) string {
+	if len(inf.Reasons) == 0 {
+		return "no changed paths"
+	}
+	var parts []string
+	for i, r := range inf.Reasons {
+		if i == 3 {
+			parts = append(parts, fmt.Sprintf("and %d more", len(inf.Reasons)-3))
+			break
+		}
+		parts = append(parts, r.Path+": "+r.Why)
+	}
+	return strings.Join(parts, "; ")
+}

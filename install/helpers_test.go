@@ -1,0 +1,239 @@
+package install
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/guardcm/guard/internal/gitx"
+)
+
+// fakeGuardEnv makes the test binary act as guard's `hook` command: it chains
+// to the preserved hook through RunPrevious exactly as the real hooks package
+// does, then appends one line to $GUARD_TEST_LOG. That gives a real git →
+// hook script → binary → RunPrevious → previous hook chain without depending
+// on the CLI, which is tested end to end elsewhere.
+const fakeGuardEnv = "INSTALL_TEST_FAKE_GUARD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(fakeGuardEnv) == "1" {
+		os.Exit(fakeGuard(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+func fakeGuard(args []string) int {
+	if len(args) < 2 || args[0] != "hook" {
+		fmt.Fprintf(os.Stderr, "fake guard: unexpected args %q\n", args)
+		return 2
+	}
+	ctx := context.Background()
+	repo, err := gitx.Open(ctx, ".")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake guard:", err)
+		return 3
+	}
+	defer repo.Close()
+	dir, err := HooksDir(ctx, repo)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake guard:", err)
+		return 3
+	}
+	stdin, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "fake guard:", err)
+		return 3
+	}
+	ran, err := RunPrevious(ctx, dir, args[1], args[2:], stdin, os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "guard:", err)
+		return 1
+	}
+	appendLog(fmt.Sprintf("guard %s ran-previous=%v args=%q stdin=%q\n", args[1], ran, args[2:], stdin))
+	return 0
+}
+
+func appendLog(line string) {
+	f, err := os.OpenFile(os.Getenv("GUARD_TEST_LOG"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		panic(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(line); err != nil {
+		panic(err)
+	}
+}
+
+// isolate gives the test its own HOME and git configuration, fixed
+// identities, and removes anything a surrounding git (a test run from a
+// hook) could leak in.
+func isolate(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Fatalf("git is required: %v", err)
+	}
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	t.Setenv("GIT_CONFIG_GLOBAL", filepath.Join(home, ".gitconfig"))
+	t.Setenv("GIT_AUTHOR_NAME", "Ada Author")
+	t.Setenv("GIT_AUTHOR_EMAIL", "ada@example.com")
+	t.Setenv("GIT_COMMITTER_NAME", "Cy Committer")
+	t.Setenv("GIT_COMMITTER_EMAIL", "cy@example.com")
+	t.Setenv("GIT_TERMINAL_PROMPT", "0")
+	for _, k := range []string{"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
+		"GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX",
+		fakeGuardEnv, "GUARD_TEST_LOG", "GUARD_STANDIN_EXIT", "FOREIGN_EXIT"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	t.Setenv("GUARD_TEST_LOG", filepath.Join(t.TempDir(), "log"))
+}
+
+// run runs a command in dir and returns its stdout; it fails the test on a
+// non-zero exit.
+func run(t *testing.T, dir string, name string, args ...string) string {
+	t.Helper()
+	out, errOut, err := tryRun(dir, nil, name, args...)
+	if err != nil {
+		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), err, out, errOut)
+	}
+	return out
+}
+
+func tryRun(dir string, stdin []byte, name string, args ...string) (stdout, stderr string, err error) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+// newRepo creates a repository with one commit and returns its root.
+func newRepo(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "repo")
+	run(t, "", "git", "init", "-q", "-b", "main", dir)
+	writeFile(t, filepath.Join(dir, "README.md"), "hello\n", 0o644)
+	run(t, dir, "git", "add", ".")
+	run(t, dir, "git", "commit", "-q", "-m", "initial")
+	return dir
+}
+
+func open(t *testing.T, dir string) *gitx.Repo {
+	t.Helper()
+	r, err := gitx.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// standIn writes a stand-in guard at path: a shell script that logs its
+// arguments (and, for pre-push, its stdin) to $GUARD_TEST_LOG and exits with
+// $GUARD_STANDIN_EXIT.
+func standIn(t *testing.T, path string) string {
+	t.Helper()
+	writeFile(t, path, `#!/bin/sh
+{
+  printf 'standin'
+  for a in "$@"; do printf ' [%s]' "$a"; done
+  printf '\n'
+  if [ "$2" = pre-push ]; then cat; fi
+} >>"$GUARD_TEST_LOG"
+exit "${GUARD_STANDIN_EXIT:-0}"
+`, 0o755)
+	return path
+}
+
+func logText(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(os.Getenv("GUARD_TEST_LOG"))
+	if os.IsNotExist(err) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func resetLog(t *testing.T) {
+	t.Helper()
+	if err := os.Remove(os.Getenv("GUARD_TEST_LOG")); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+}
+
+func mustInstall(t *testing.T, repo *gitx.Repo, opts Options) []Action {
+	t.Helper()
+	acts, err := Install(context.Background(), repo, opts)
+	if err != nil {
+		t.Fatalf("Install: %v", err)
+	}
+	return acts
+}
+
+func whats(acts []Action) string {
+	var s []string
+	for _, a := range acts {
+		s = append(s, a.Hook+": "+a.What)
+	}
+	return strings.Join(s, "; ")
+}
+
+func samePath(t *testing.T, got, want string) {
+	t.Helper()
+	g, err := filepath.EvalSymlinks(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := filepath.EvalSymlinks(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g != w {
+		t.Fatalf("path %s, want %s", got, want)
+	}
+}
+
+func commit(t *testing.T, dir, file, msg string) {
+	t.Helper()
+	writeFile(t, filepath.Join(dir, file), msg+"\n", 0o644)
+	run(t, dir, "git", "add", file)
+	run(t, dir, "git", "commit", "-q", "-m", msg)
+}
