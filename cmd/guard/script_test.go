@@ -23,7 +23,9 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: false,
-		Setup:               setupScript,
+		// UPDATE_GOLDEN=1 rewrites the golden files that scripts compare with cmp.
+		UpdateScripts: os.Getenv("UPDATE_GOLDEN") != "",
+		Setup:         setupScript,
 	})
 }
 
@@ -54,6 +56,14 @@ func setupScript(e *testscript.Env) error {
 		"GITHUB_EVENT_NAME":     "",
 		"CLOUDFLARE_API_TOKEN":  "",
 		"CLOUDFLARE_ACCOUNT_ID": "",
+		// Nothing reaches Cloudflare from a test: until a script starts the
+		// emulator (cfemu start), the API is a closed loopback port.
+		"CLOUDFLARE_API_BASE_URL":     "http://127.0.0.1:9/client/v4",
+		"CLOUDFLARE_BASE_URL":         "http://127.0.0.1:9/client/v4",
+		"WRANGLER_SEND_METRICS":       "false",
+		"WRANGLER_SEND_ERROR_REPORTS": "false",
+		"WRANGLER_HIDE_BANNER":        "true",
+		"CLOUDFLARE_ENV":              "",
 	} {
 		e.Setenv(k, v)
 	}
