@@ -23,6 +23,7 @@ import (
 	toml "github.com/pelletier/go-toml/v2"
 
 	"github.com/guardcm/guard/internal/report"
+	"github.com/guardcm/guard/internal/wrangler"
 )
 
 // FileName is the configuration file guard reads at the repository root.
@@ -382,7 +383,7 @@ func (c *Config) validate(name string, data []byte) error {
 		}
 	}
 	if c.Deploy.Wrangler != "" {
-		if _, err := SplitCommand(c.Deploy.Wrangler); err != nil {
+		if _, err := wrangler.SplitCommand(c.Deploy.Wrangler); err != nil {
 			return bad("deploy.wrangler", err.Error())
 		}
 	}

@@ -84,21 +84,3 @@ func TestLocatedErrors(t *testing.T) {
 	}
 }
 
-func TestSplitCommand(t *testing.T) {
-	cases := map[string][]string{
-		"npx wrangler":                 {"npx", "wrangler"},
-		`"/opt/my tools/wrangler" --x`: {"/opt/my tools/wrangler", "--x"},
-		`a\ b 'c d' "e\"f"`:            {"a b", "c d", `e"f`},
-		"  bunx   wrangler@4  ":        {"bunx", "wrangler@4"},
-		`$HOME/bin/wrangler`:           {"$HOME/bin/wrangler"},
-	}
-	for in, want := range cases {
-		got, err := SplitCommand(in)
-		if err != nil || strings.Join(got, "|") != strings.Join(want, "|") {
-			t.Errorf("SplitCommand(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	if _, err := SplitCommand(""); err == nil {
-		t.Error("empty command accepted")
-	}
-}

@@ -22,12 +22,6 @@ func Changes(ctx context.Context, repo *gitx.Repo, newRev, oldRev string, fcs []
 	for _, fc := range fcs {
 		fc := fc
 		c := policy.Change{Path: fc.Path, OldPath: fc.OldPath, Kind: policy.ChangeKind(fc.Kind)}
-		if fc.Kind == 'C' {
-			c.Kind = 'A'
-		}
-		if fc.Kind == 'T' {
-			c.Kind = 'M'
-		}
 		c.New = func() ([]byte, error) {
 			if fc.Kind == 'D' {
 				return nil, nil

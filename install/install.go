@@ -101,6 +101,9 @@ type HookState struct {
 
 // HooksDir is the absolute folder git runs hooks from for repo.
 func HooksDir(ctx context.Context, repo *gitx.Repo) (string, error) {
+	if repo.HooksDir != "" {
+		return repo.HooksDir, nil // answered by gitx.Open's rev-parse
+	}
 	dir, err := repo.GitPath(ctx, "hooks")
 	if err != nil {
 		return "", fmt.Errorf("locating the hooks folder: %w", err)

@@ -22,6 +22,7 @@ type HookCommitMsgCmd struct {
 
 // Run runs the hook that was there before guard, then guard's check.
 func (c *HookCommitMsgCmd) Run(env *Env) error {
+	inputs := hooks.StartCommitMsg(env.Ctx, ".")
 	repo, err := env.Repo()
 	if err != nil {
 		return err
@@ -33,7 +34,7 @@ func (c *HookCommitMsgCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	return hooks.CommitMsg(env.Ctx, repo, cfg, c.MessageFile, env.Stderr)
+	return hooks.CommitMsg(env.Ctx, repo, cfg, c.MessageFile, inputs, env.Stderr)
 }
 
 // HookPrePushCmd is git's pre-push hook.

@@ -32,13 +32,16 @@ type Repo struct {
 	GitDir string
 	// CommonDir holds what all worktrees share: refs, objects, config, hooks.
 	CommonDir string
+	// HooksDir is where git runs hooks from (`git rev-parse --git-path
+	// hooks`: honours core.hooksPath and linked worktrees), absolute.
+	HooksDir string
 
 	blobs *batch
 }
 
 // Open finds the repository containing dir.
 func Open(ctx context.Context, dir string) (*Repo, error) {
-	out, err := proc.Run(ctx, proc.Cmd{Name: "git", Args: []string{"rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"}, Dir: dir})
+	out, err := proc.Run(ctx, proc.Cmd{Name: "git", Args: []string{"rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir", "--git-path", "hooks"}, Dir: dir})
 	if err != nil {
 		var ee *proc.ExitError
 		if errors.As(err, &ee) && strings.Contains(ee.Stderr, "not a git repository") {
@@ -47,14 +50,19 @@ func Open(ctx context.Context, dir string) (*Repo, error) {
 		return nil, err
 	}
 	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	if len(lines) != 3 {
+	if len(lines) != 4 {
 		return nil, fmt.Errorf("git rev-parse: unexpected output %q", out)
 	}
-	r := &Repo{Root: lines[0], GitDir: lines[1], CommonDir: lines[2]}
+	r := &Repo{Root: lines[0], GitDir: lines[1], CommonDir: lines[2], HooksDir: lines[3]}
+	// Relative answers are relative to where rev-parse ran.
 	if !filepath.IsAbs(r.CommonDir) {
 		r.CommonDir = filepath.Join(dir, r.CommonDir)
 	}
+	if !filepath.IsAbs(r.HooksDir) {
+		r.HooksDir = filepath.Join(dir, r.HooksDir)
+	}
 	r.CommonDir = filepath.Clean(r.CommonDir)
+	r.HooksDir = filepath.Clean(r.HooksDir)
 	return r, nil
 }
 
@@ -109,7 +117,13 @@ func (r *Repo) ResolveCommit(ctx context.Context, rev string) (hash string, ok b
 
 // ConfigValue reads one git config value; ok=false when unset.
 func (r *Repo) ConfigValue(ctx context.Context, key string) (string, bool, error) {
-	out, err := r.Git(ctx, "config", "--get", key)
+	return ConfigValueIn(ctx, r.Root, key)
+}
+
+// ConfigValueIn is ConfigValue for the repository around dir, for callers
+// that must not wait for Open.
+func ConfigValueIn(ctx context.Context, dir, key string) (string, bool, error) {
+	out, err := proc.Run(ctx, proc.Cmd{Name: "git", Args: []string{"config", "--get", key}, Dir: dir})
 	if err != nil {
 		var ee *proc.ExitError
 		if errors.As(err, &ee) && ee.Code == 1 {
@@ -238,13 +252,15 @@ func parseNameStatusZ(out []byte) ([]FileChange, error) {
 // StagedChanges lists what the index changes against HEAD (against the empty
 // tree before the first commit), with renames detected.
 func (r *Repo) StagedChanges(ctx context.Context) ([]FileChange, error) {
-	args := []string{"diff", "--cached", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv"}
-	if _, ok, err := r.ResolveCommit(ctx, "HEAD"); err != nil {
-		return nil, err
-	} else if !ok {
-		args = append(args, EmptyTree)
-	}
-	out, err := r.Git(ctx, args...)
+	return StagedChangesIn(ctx, r.Root)
+}
+
+// StagedChangesIn is StagedChanges for the repository around dir, for
+// callers that must not wait for Open.
+func StagedChangesIn(ctx context.Context, dir string) ([]FileChange, error) {
+	// Without a commit argument git diffs against HEAD, or shows every
+	// staged file on an unborn branch: no separate HEAD lookup needed.
+	out, err := proc.Run(ctx, proc.Cmd{Name: "git", Args: []string{"diff", "--cached", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv"}, Dir: dir})
 	if err != nil {
 		return nil, err
 	}
