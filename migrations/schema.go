@@ -1,0 +1,358 @@
+package migrations
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+)
+
+// colInfo is one row of pragma table_xinfo.
+type colInfo struct {
+	name    string
+	typ     string
+	notnull bool
+	dflt    sql.NullString
+	pk      int
+	hidden  int // 0 normal, 1 hidden (virtual table), 2/3 generated
+}
+
+// tableInfo is what the pragmas say about a table. It is a pure function of
+// the table's CREATE text (SQLite rewrites that text on every ALTER TABLE),
+// so it is cached by that text.
+type tableInfo struct {
+	cols   []colInfo
+	refs   []string        // tables this one references with foreign keys
+	fkCols map[string]bool // lower names of its foreign key columns
+}
+
+// indexInfo is what pragma index_list / index_info say about an index.
+type indexInfo struct {
+	unique  bool
+	partial bool
+	cols    []string // key columns, lower case; "" for an expression
+}
+
+// object is one row of sqlite_schema (or sqlite_temp_schema) with the
+// pragma details that the rules need.
+type object struct {
+	schema string // "main" or "temp"
+	typ    string // table, index, view, trigger
+	name   string
+	tbl    string
+	sql    sql.NullString
+	kind   string // tables: "table", "virtual" or "shadow" (pragma table_list)
+	table  *tableInfo
+	index  *indexInfo
+}
+
+// snapshot is the whole schema at one moment, keyed by objKey.
+type snapshot struct {
+	objs    map[okey]*object
+	byTable map[okey][]*object // table key -> its indexes, built on first use
+}
+
+// lowerASCII folds like SQLite does for identifiers: ASCII only.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if c := b[j]; c >= 'A' && c <= 'Z' {
+					b[j] = c + 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}
+
+func equalFoldASCII(a, b string) bool { return lowerASCII(a) == lowerASCII(b) }
+
+// okey identifies an object the way SQLite resolves names: per schema,
+// case-insensitively. Tables, views and indexes share one name space in
+// SQLite; keeping the type in the key still gives each object one key.
+type okey struct{ schema, typ, name string }
+
+func objKey(schema, typ, name string) okey {
+	return okey{schema, typ, lowerASCII(name)}
+}
+
+func (s *snapshot) table(schema, name string) *object {
+	return s.objs[objKey(schema, "table", name)]
+}
+
+// internalName reports names SQLite and D1 own: sqlite_sequence,
+// sqlite_stat1, autoindexes, and D1's _cf_ tables. They are never findings.
+func internalName(name string) bool {
+	n := lowerASCII(name)
+	return strings.HasPrefix(n, "sqlite_") || strings.HasPrefix(n, "_cf_")
+}
+
+// loader reads snapshots from the replay connection. Pragma results are
+// cached by the SQL text they derive from, so a snapshot after one DDL
+// statement costs one scan of sqlite_schema plus the pragmas of the objects
+// that statement changed.
+type loader struct {
+	conn   *sql.Conn
+	prev   *snapshot             // the last snapshot read: unchanged objects are reused
+	tables map[string]*tableInfo // schema \x00 sql
+	index  map[string]*indexInfo // schema \x00 table sql \x00 index name \x00 index sql
+	kinds  map[string]string     // schema \x00 name \x00 sql
+}
+
+func newLoader(conn *sql.Conn) *loader {
+	return &loader{conn: conn, tables: map[string]*tableInfo{}, index: map[string]*indexInfo{}, kinds: map[string]string{}}
+}
+
+const schemaQuery = `SELECT 'main', type, name, tbl_name, sql FROM main.sqlite_schema
+UNION ALL SELECT 'temp', type, name, tbl_name, sql FROM temp.sqlite_schema`
+
+func (l *loader) snapshot(ctx context.Context) (*snapshot, error) {
+	rows, err := l.conn.QueryContext(ctx, schemaQuery)
+	if err != nil {
+		return nil, fmt.Errorf("read sqlite_schema: %w", err)
+	}
+	s := &snapshot{objs: map[okey]*object{}}
+	if l.prev != nil {
+		s.objs = make(map[okey]*object, len(l.prev.objs)+8)
+	}
+	var list []*object
+	for rows.Next() {
+		o := &object{}
+		if err := rows.Scan(&o.schema, &o.typ, &o.name, &o.tbl, &o.sql); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read sqlite_schema: %w", err)
+		}
+		s.objs[objKey(o.schema, o.typ, o.name)] = o
+		list = append(list, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read sqlite_schema: %w", err)
+	}
+	prev := func(o *object) *object {
+		if l.prev == nil {
+			return nil
+		}
+		p := l.prev.objs[objKey(o.schema, o.typ, o.name)]
+		if p == nil || p.sql != o.sql || p.tbl != o.tbl || p.name != o.name {
+			return nil
+		}
+		return p
+	}
+	for _, o := range list {
+		if o.typ == "view" || o.typ == "trigger" {
+			if p := prev(o); p != nil {
+				s.objs[objKey(o.schema, o.typ, o.name)] = p
+			}
+			continue
+		}
+		if o.typ != "table" {
+			continue
+		}
+		if p := prev(o); p != nil {
+			o.kind, o.table = p.kind, p.table
+			s.objs[objKey(o.schema, o.typ, o.name)] = p
+			continue
+		}
+		kk := o.schema + "\x00" + o.name + "\x00" + o.sql.String
+		kind, ok := l.kinds[kk]
+		if !ok {
+			var err error
+			if kind, err = l.kind(ctx, o); err != nil {
+				return nil, err
+			}
+			l.kinds[kk] = kind
+		}
+		o.kind = kind
+		tk := o.schema + "\x00" + o.sql.String
+		if ti, ok := l.tables[tk]; ok {
+			o.table = ti
+			continue
+		}
+		ti, err := l.tableInfo(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		l.tables[tk] = ti
+		o.table = ti
+	}
+	for _, o := range list {
+		if o.typ != "index" {
+			continue
+		}
+		var tsql string
+		t := s.table(o.schema, o.tbl)
+		if t != nil {
+			tsql = t.sql.String
+		}
+		if p := prev(o); p != nil {
+			// An autoindex is described by its table's definition.
+			if pt := l.prev.table(o.schema, o.tbl); o.sql.Valid || (pt != nil && t != nil && pt.sql == t.sql) {
+				s.objs[objKey(o.schema, o.typ, o.name)] = p
+				continue
+			}
+		}
+		ik := o.schema + "\x00" + tsql + "\x00" + o.name + "\x00" + o.sql.String
+		if ii, ok := l.index[ik]; ok {
+			o.index = ii
+			continue
+		}
+		ii, err := l.indexInfo(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		l.index[ik] = ii
+		o.index = ii
+	}
+	l.prev = s
+	return s, nil
+}
+
+// kind asks pragma table_list whether a table is an ordinary, virtual or
+// shadow table (the storage of a virtual table such as FTS5, which SQLite
+// creates and drops together with it).
+func (l *loader) kind(ctx context.Context, o *object) (string, error) {
+	rows, err := l.conn.QueryContext(ctx, `SELECT schema, type FROM pragma_table_list(?1)`, o.name)
+	if err != nil {
+		return "", fmt.Errorf("read pragma table_list(%s): %w", o.name, err)
+	}
+	defer rows.Close()
+	kind := "table"
+	for rows.Next() {
+		var schema, typ string
+		if err := rows.Scan(&schema, &typ); err != nil {
+			return "", fmt.Errorf("read pragma table_list(%s): %w", o.name, err)
+		}
+		if schema == o.schema {
+			kind = typ
+		}
+	}
+	return kind, rows.Err()
+}
+
+func (l *loader) tableInfo(ctx context.Context, o *object) (*tableInfo, error) {
+	ti := &tableInfo{}
+	rows, err := l.conn.QueryContext(ctx,
+		`SELECT name, type, "notnull", dflt_value, pk, hidden FROM pragma_table_xinfo(?1, ?2)`, o.name, o.schema)
+	if err != nil {
+		return nil, fmt.Errorf("read pragma table_xinfo(%s): %w", o.name, err)
+	}
+	for rows.Next() {
+		var c colInfo
+		if err := rows.Scan(&c.name, &c.typ, &c.notnull, &c.dflt, &c.pk, &c.hidden); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read pragma table_xinfo(%s): %w", o.name, err)
+		}
+		if c.hidden == 1 { // virtual table plumbing such as FTS5's rank
+			continue
+		}
+		ti.cols = append(ti.cols, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read pragma table_xinfo(%s): %w", o.name, err)
+	}
+	rows, err = l.conn.QueryContext(ctx, `SELECT "table", "from" FROM pragma_foreign_key_list(?1, ?2)`, o.name, o.schema)
+	if err != nil {
+		return nil, fmt.Errorf("read pragma foreign_key_list(%s): %w", o.name, err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var ref, from string
+		if err := rows.Scan(&ref, &from); err != nil {
+			return nil, fmt.Errorf("read pragma foreign_key_list(%s): %w", o.name, err)
+		}
+		if !seen[ref] {
+			seen[ref] = true
+			ti.refs = append(ti.refs, ref)
+		}
+		if ti.fkCols == nil {
+			ti.fkCols = map[string]bool{}
+		}
+		ti.fkCols[lowerASCII(from)] = true
+	}
+	return ti, rows.Err()
+}
+
+func (l *loader) indexInfo(ctx context.Context, o *object) (*indexInfo, error) {
+	ii := &indexInfo{}
+	err := l.conn.QueryRowContext(ctx,
+		`SELECT "unique", partial FROM pragma_index_list(?1, ?2) WHERE name = ?3`, o.tbl, o.schema, o.name).
+		Scan(&ii.unique, &ii.partial)
+	if err != nil && err != sql.ErrNoRows {
+		return nil, fmt.Errorf("read pragma index_list(%s): %w", o.tbl, err)
+	}
+	rows, err := l.conn.QueryContext(ctx, `SELECT name FROM pragma_index_info(?1, ?2) ORDER BY seqno`, o.name, o.schema)
+	if err != nil {
+		return nil, fmt.Errorf("read pragma index_info(%s): %w", o.name, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name sql.NullString
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("read pragma index_info(%s): %w", o.name, err)
+		}
+		ii.cols = append(ii.cols, lowerASCII(name.String))
+	}
+	return ii, rows.Err()
+}
+
+// uniqueSets lists the column sets a table already guarantees unique:
+// unique non-partial indexes (explicit, or the autoindexes of UNIQUE and
+// PRIMARY KEY constraints) and an INTEGER PRIMARY KEY (the rowid).
+func (s *snapshot) uniqueSets(t *object) [][]string {
+	var out [][]string
+	if t.table != nil {
+		if c, ok := rowidAlias(t.table.cols); ok {
+			out = append(out, []string{lowerASCII(c)})
+		}
+	}
+	for _, ix := range s.indexesOf(t) {
+		if !ix.index.unique || ix.index.partial {
+			continue
+		}
+		expr := false
+		for _, c := range ix.index.cols {
+			if c == "" {
+				expr = true
+			}
+		}
+		if !expr {
+			out = append(out, ix.index.cols)
+		}
+	}
+	return out
+}
+
+// indexesOf returns the indexes of table t in the same schema.
+func (s *snapshot) indexesOf(t *object) []*object {
+	if s.byTable == nil {
+		s.byTable = map[okey][]*object{}
+		for _, o := range s.objs {
+			if o.typ == "index" && o.index != nil {
+				k := objKey(o.schema, "table", o.tbl)
+				s.byTable[k] = append(s.byTable[k], o)
+			}
+		}
+	}
+	return s.byTable[objKey(t.schema, "table", t.name)]
+}
+
+// rowidAlias returns the INTEGER PRIMARY KEY column of a table, if any:
+// SQLite fills it automatically, so it never needs a default.
+func rowidAlias(cols []colInfo) (string, bool) {
+	var pk []colInfo
+	for _, c := range cols {
+		if c.pk > 0 {
+			pk = append(pk, c)
+		}
+	}
+	if len(pk) == 1 && strings.EqualFold(pk[0].typ, "INTEGER") {
+		return pk[0].name, true
+	}
+	return "", false
+}
