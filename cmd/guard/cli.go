@@ -20,6 +20,7 @@ type CLI struct {
 	Chdir   string           `short:"C" name:"chdir" help:"Run as if guard was started in this directory." placeholder:"DIR"`
 	Version kong.VersionFlag `name:"version" help:"Print guard's version and exit."`
 
+	Demo       DemoCmd       `cmd:"" help:"Run the whole flow in a sandbox: hooks, deploy, bad deploy, rollback, evidence."`
 	Install    InstallCmd    `cmd:"" help:"Install guard's commit-msg and pre-push hooks into this repository."`
 	Uninstall  UninstallCmd  `cmd:"" help:"Remove guard's hooks and restore the hooks that were there before."`
 	Hook       HookCmd       `cmd:"" hidden:"" help:"Run a git hook (called by the installed hooks)."`

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -53,6 +54,7 @@ import (
 //	line FILE N               print line N of FILE (1-based; -1 is the last)
 //	replaceline FILE N OLD NEW
 //	                          replace OLD by NEW in line N of FILE
+//	exitcode N CMD ARGS...    run CMD like exec and require exit status N
 //	expand FILE               replace $VAR and ${VAR} in FILE from the
 //	                          script's environment
 func deployScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, args []string) {
@@ -65,6 +67,7 @@ func deployScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, arg
 		"line":         cmdLine,
 		"replaceline":  cmdReplaceLine,
 		"expand":       cmdExpand,
+		"exitcode":     cmdExitCode,
 	}
 }
 
@@ -421,4 +424,26 @@ func cmdExpand(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(errors.New("expand: unset variables: " + strings.Join(missing, ", ")))
 	}
 	ts.Check(os.WriteFile(path, []byte(out), 0o644))
+}
+
+// cmdExitCode runs a command like exec and checks its exit status:
+// exitcode N CMD ARGS... (the output is kept for stdout/stderr checks).
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exitcode N COMMAND [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	if err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
 }

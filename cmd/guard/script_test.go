@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/guardcm/guard/internal/wrangler/wranglertest"
 )
 
 // TestMain registers guard as a command of the test binary, so scripts run
@@ -26,6 +28,7 @@ func TestScripts(t *testing.T) {
 		// UPDATE_GOLDEN=1 rewrites the golden files that scripts compare with cmp.
 		UpdateScripts: os.Getenv("UPDATE_GOLDEN") != "",
 		Setup:         setupScript,
+		Cmds:          deployScriptCmds(),
 	})
 }
 
@@ -66,6 +69,18 @@ func setupScript(e *testscript.Env) error {
 		"CLOUDFLARE_ENV":              "",
 	} {
 		e.Setenv(k, v)
+	}
+	// Scripts run the repository's own shell scripts (deploy-guarded.sh)
+	// from here.
+	scripts, err := filepath.Abs(filepath.Join("..", "..", "scripts"))
+	if err != nil {
+		return err
+	}
+	e.Setenv("GUARD_SCRIPTS", scripts)
+	// The pinned wrangler, for scripts that pass it explicitly (the demo);
+	// a script that needs it fails when it is missing.
+	if bin, err := wranglertest.Binary(); err == nil {
+		e.Setenv("WRANGLER_BIN", bin)
 	}
 	return nil
 }

@@ -1,0 +1,325 @@
+package demo
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/guardcm/guard/internal/cfapi"
+	"github.com/guardcm/guard/internal/cfemu"
+)
+
+const workerName = "demo-worker"
+
+// workerFiles is the demo project: a Worker with a health route, its
+// smoke test (guard deploy's verify command), a D1 migrations folder.
+var workerFiles = map[string]string{
+	"README.md":            "# demo worker\n\nA tiny Worker deployed under the change-management policy.\n",
+	".gitignore":           "node_modules/\n",
+	"docs/threat-model.md": "# Threat model\n\nThe worker serves public, non-personal data.\n",
+	"guard.toml": `# The policy's setup, scaled down to the demo.
+[deploy]
+verify = ["node scripts/smoke.mjs"]
+`,
+	"wrangler.toml": `name = "demo-worker"
+main = "src/index.js"
+compatibility_date = "2025-01-01"
+workers_dev = true
+
+[[d1_databases]]
+binding = "DB"
+database_name = "demo-db"
+database_id = "5d0e8c1a-0000-4000-8000-00000000d1d1"
+`,
+	"src/index.js": `export default {
+  async fetch(request) {
+    const url = new URL(request.url);
+    if (url.pathname === "/health") return new Response("ok");
+    return new Response("Hello from the demo worker");
+  },
+};
+`,
+	"scripts/smoke.mjs": `// The post-deploy check: the deployed code must answer /health with 200.
+import worker from "../src/index.js";
+const res = await worker.fetch(new Request("https://demo.example/health"));
+if (res.status !== 200) {
+  console.error("smoke: /health answered " + res.status);
+  process.exit(1);
+}
+console.log("smoke: /health answered 200");
+`,
+	"migrations/0001_init.sql": `-- Migration number: 0001
+CREATE TABLE notes (
+  id INTEGER PRIMARY KEY,
+  body TEXT NOT NULL,
+  author TEXT
+);
+`,
+}
+
+func (s *sandbox) write(rel, content string) error {
+	return writeTree(s.work, map[string]string{rel: content})
+}
+
+func (s *sandbox) replaceIn(rel, old, new string) error {
+	p := filepath.Join(s.work, filepath.FromSlash(rel))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(string(data), old) {
+		return fmt.Errorf("%s does not contain %q", rel, old)
+	}
+	return os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644)
+}
+
+// merge is the hosting provider merging a reviewed pull request: a merge
+// commit made on the server side, outside the developer's hooks.
+func (s *sandbox) merge(branch string, number int) error {
+	if err := s.git(s.merger, "fetch", "-q", "origin"); err != nil {
+		return err
+	}
+	if err := s.git(s.merger, "reset", "-q", "--hard", "origin/main"); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("Merge pull request #%d from dana/%s", number, branch)
+	if err := s.git(s.merger, "merge", "-q", "--no-ff", "-m", msg, "-m", "Reviewed-by: Rui Reviewer <rui@example.com>", "origin/"+branch); err != nil {
+		return err
+	}
+	if err := s.git(s.merger, "push", "-q", "origin", "main"); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.o.Out, "   (the hosting provider merges pull request #%d into main after review)\n", number)
+	if err := s.git(s.work, "switch", "-q", "main"); err != nil {
+		return err
+	}
+	return s.git(s.work, "pull", "-q", "--ff-only", "origin", "main")
+}
+
+func (s *sandbox) api() *cfapi.Client {
+	return cfapi.New(demoToken, cfemu.DefaultAccountID, cfapi.WithBaseURL(s.emuURL()))
+}
+
+func (s *sandbox) emuURL() string {
+	for _, kv := range s.env {
+		if v, ok := strings.CutPrefix(kv, "CLOUDFLARE_BASE_URL="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// serving is the version the worker's newest deployment serves at 100%.
+func (s *sandbox) serving() (string, error) {
+	d, err := s.api().LatestDeployment(s.ctx, workerName)
+	if err != nil {
+		return "", err
+	}
+	if len(d.Versions) != 1 || d.Versions[0].Percentage != 100 {
+		return "", fmt.Errorf("the newest deployment does not serve one version at 100%%")
+	}
+	return d.Versions[0].VersionID, nil
+}
+
+func steps() []step {
+	var goodVersion string
+	return []step{
+		{
+			title: "Every commit carries its change category, inferred when absent",
+			say:   "A documentation change is standard; a code change is normal. The commit-msg hook\nappends the Change-Category trailer and says why.",
+			run: func(s *sandbox) error {
+				if err := s.git(s.work, "switch", "-q", "-c", "greeting"); err != nil {
+					return err
+				}
+				if err := s.write("README.md", workerFiles["README.md"]+"\nRun `guard demo` to see the policy at work.\n"); err != nil {
+					return err
+				}
+				if err := s.step(s.work, `git commit -am "docs: explain the demo"`, 0, "git", []string{"commit", "-q", "-am", "docs: explain the demo"}, `Change-Category: standard inferred`); err != nil {
+					return err
+				}
+				if err := s.replaceIn("src/index.js", "Hello from the demo worker", "Hello from the demo worker, friend"); err != nil {
+					return err
+				}
+				if err := s.step(s.work, `git commit -am "feat: a friendlier greeting"`, 0, "git", []string{"commit", "-q", "-am", "feat: a friendlier greeting"}, `Change-Category: normal inferred`); err != nil {
+					return err
+				}
+				if _, err := s.run(s.work, "git", "log", "-2", "--format=%s => %(trailers:key=Change-Category,valueonly,separator=)"); err != nil {
+					return err
+				}
+				s.show("git log -2 --format='%s => %(trailers:key=Change-Category,valueonly)'")
+				for _, l := range strings.Split(strings.TrimSpace(s.lastOut), "\n") {
+					fmt.Fprintf(s.o.Out, "     %s\n", l)
+				}
+				return s.expect(0, `(?m)^feat: a friendlier greeting => normal$`, `(?m)^docs: explain the demo => standard$`)
+			},
+		},
+		{
+			title: "A commit that understates its category is refused",
+			say:   "Claiming standard (no review needed beyond CI) for a code change is refused,\nnaming the path that makes it normal.",
+			run: func(s *sandbox) error {
+				if err := s.replaceIn("src/index.js", "friend", "friends"); err != nil {
+					return err
+				}
+				if err := s.step(s.work, `git commit -am "chore: tidy" -m "Change-Category: standard"`, 1, "git",
+					[]string{"commit", "-q", "-am", "chore: tidy", "-m", "Change-Category: standard"},
+					`understates this change, which is normal`, `src/index.js`); err != nil {
+					return err
+				}
+				return s.git(s.work, "checkout", "-q", "--", "src/index.js")
+			},
+		},
+		{
+			title: "A migration that drops a column is refused at push",
+			say:   "D1 cannot roll a schema back, and the previous worker version still reads the column.\nThe pre-push hook replays the migrations on SQLite and finds the drop.",
+			run: func(s *sandbox) error {
+				if err := s.write("migrations/0002_drop_author.sql", "-- Migration number: 0002\nALTER TABLE notes DROP COLUMN author;\n"); err != nil {
+					return err
+				}
+				if err := s.git(s.work, "add", "migrations"); err != nil {
+					return err
+				}
+				if err := s.git(s.work, "commit", "-q", "-m", "feat: notes no longer have authors"); err != nil {
+					return err
+				}
+				if err := s.step(s.work, "git push origin greeting", 1, "git", []string{"push", "-q", "origin", "greeting"},
+					`migrations/0002_drop_author.sql:2: .*drop-column`); err != nil {
+					return err
+				}
+				if err := s.git(s.work, "reset", "-q", "--hard", "HEAD~1"); err != nil {
+					return err
+				}
+				return s.step(s.work, "git reset --hard HEAD~1 && git push origin greeting", 0, "git", []string{"push", "-q", "origin", "greeting"})
+			},
+		},
+		{
+			title: "A deploy from a tree that differs from origin/main is refused",
+			say:   "After the pull request is merged, an uncommitted edit would ship code nobody reviewed.\nguard deploy refuses before wrangler or the Cloudflare API is touched.",
+			run: func(s *sandbox) error {
+				if err := s.merge("greeting", 1); err != nil {
+					return err
+				}
+				if err := s.replaceIn("src/index.js", "friend", "pal"); err != nil {
+					return err
+				}
+				before := len(s.emu.Requests())
+				if err := s.step(s.work, "guard deploy", 1, "guard", []string{"deploy"}, `src/index.js`); err != nil {
+					return err
+				}
+				if n := len(s.emu.Requests()) - before; n != 0 {
+					return fmt.Errorf("%d request(s) reached the Cloudflare API", n)
+				}
+				return s.git(s.work, "checkout", "-q", "--", "src/index.js")
+			},
+		},
+		{
+			title: "A clean deploy, recorded with the version Cloudflare assigned",
+			say:   "wrangler deploy runs for real; guard confirms through the API which version went out,\nruns the smoke test, and records the deploy as verified good in its ledger.",
+			run: func(s *sandbox) error {
+				if err := s.step(s.work, "guard deploy", 0, "guard", []string{"deploy"}); err != nil {
+					return err
+				}
+				v, err := s.serving()
+				if err != nil {
+					return err
+				}
+				goodVersion = v
+				if _, err := s.guard(s.work, "history", "--json"); err != nil {
+					return err
+				}
+				var hist []map[string]any
+				if err := json.Unmarshal([]byte(s.lastOut), &hist); err != nil {
+					return fmt.Errorf("guard history --json: %w", err)
+				}
+				if len(hist) == 0 || hist[0]["version_id"] != v || hist[0]["verified"] != "good" {
+					return fmt.Errorf("guard history does not show %s verified good: %s", v, s.lastOut)
+				}
+				fmt.Fprintf(s.o.Out, "   $ guard history --json\n     newest: version %s, commit %.12s, verified %s\n", v, hist[0]["commit"], hist[0]["verified"])
+				return nil
+			},
+		},
+		{
+			title: "A bad deploy: verification fails",
+			say:   "A reviewed refactor breaks /health. The deploy goes out, the smoke test fails,\nguard records the version as bad and prints the rollback command.",
+			run: func(s *sandbox) error {
+				if err := s.git(s.work, "switch", "-q", "-c", "refactor"); err != nil {
+					return err
+				}
+				if err := s.replaceIn("src/index.js", `return new Response("ok");`, `return new Response("ok", { status: 500 });`); err != nil {
+					return err
+				}
+				if err := s.git(s.work, "commit", "-q", "-am", "refactor: shared response helper"); err != nil {
+					return err
+				}
+				if err := s.git(s.work, "push", "-q", "origin", "refactor"); err != nil {
+					return err
+				}
+				if err := s.merge("refactor", 2); err != nil {
+					return err
+				}
+				if err := s.step(s.work, "guard deploy", 1, "guard", []string{"deploy"}, `smoke: /health answered 500`, `guard rollback`); err != nil {
+					return err
+				}
+				v, err := s.serving()
+				if err != nil {
+					return err
+				}
+				if v == goodVersion {
+					return fmt.Errorf("the bad version did not go out")
+				}
+				return nil
+			},
+		},
+		{
+			title: "One command back to the last verified-good version",
+			say:   "guard rollback picks the newest version verified good (not merely the previous one),\nruns wrangler rollback, confirms it through the API and writes the emergency-change\nrecord that the policy wants within 24 hours.",
+			run: func(s *sandbox) error {
+				if err := s.step(s.work, `guard rollback --yes --reason "health check fails after the refactor"`, 0, "guard",
+					[]string{"rollback", "--yes", "--reason", "health check fails after the refactor"}, goodVersion[:8]); err != nil {
+					return err
+				}
+				v, err := s.serving()
+				if err != nil {
+					return err
+				}
+				if v != goodVersion {
+					return fmt.Errorf("serving %s, want the last good version %s", v, goodVersion)
+				}
+				records, _ := filepath.Glob(filepath.Join(s.work, "docs", "changes", "emergency", "*rollback*.md"))
+				if len(records) != 1 {
+					return fmt.Errorf("want one emergency record, found %d", len(records))
+				}
+				fmt.Fprintf(s.o.Out, "     record: %s (due within 24 hours)\n", strings.TrimPrefix(records[0], s.work+string(filepath.Separator)))
+				return nil
+			},
+		},
+		{
+			title: "Evidence for the policy's collectors",
+			say:   "merge-activity, deployments and branch-protection, each one deterministic JSON document\nwith its SHA-256 beside it.",
+			run: func(s *sandbox) error {
+				out := filepath.Join(s.root, "evidence")
+				for _, c := range [][]string{
+					{"evidence", "merge-activity", "--since", "24h", "--out", out},
+					{"evidence", "deployments", "--since", "7d", "--out", out},
+					{"evidence", "branch-protection", "--out", out},
+				} {
+					if err := s.step(s.work, "guard "+strings.Join(c[:2], " ")+" --out evidence", 0, "guard", c); err != nil {
+						return err
+					}
+				}
+				if err := s.step(s.work, "guard evidence verify evidence", 0, "guard", []string{"evidence", "verify", out}); err != nil {
+					return err
+				}
+				docs, _ := filepath.Glob(filepath.Join(out, "*.json"))
+				if len(docs) != 3 {
+					return fmt.Errorf("want 3 evidence documents, found %d", len(docs))
+				}
+				for _, d := range docs {
+					fmt.Fprintf(s.o.Out, "     %s\n", filepath.Base(d))
+				}
+				return nil
+			},
+		},
+	}
+}

@@ -1,0 +1,778 @@
+// Package deploy is guard's guarded deploy: it refuses to ship anything but
+// the remote branch, wraps `wrangler deploy`, confirms through the
+// Cloudflare API what went out, verifies it, and records it.
+//
+// Contract (Run):
+//  1. Nothing leaves the machine before the checks pass: with a missing
+//     token, a bad configuration, a held lock or a divergent tree, Run
+//     returns before wrangler or the API is called.
+//  2. The tree is compared with <remote>/<branch> after `git fetch`
+//     (unless NoFetch) by `git status --porcelain=v2` and
+//     `git rev-list --left-right --count`; every divergent path and commit
+//     is listed with its reason (Divergence) and the deploy is refused
+//     (exit 1). Untracked files are refused too unless AllowUntracked, and
+//     then recorded.
+//  3. One deploy per worker at a time: a flock under the common git
+//     directory (ledger.AcquireLock, name history.LockName(worker)),
+//     released by the kernel if guard dies.
+//  4. A pending ledger record is written before wrangler runs and an
+//     outcome record (Ref = the pending Seq) after; the outcome is also
+//     added as a git note on the deployed commit and pushed, bounded by
+//     [deploy] fetch_timeout (a failed push is a warning). A crash, an
+//     interrupt or an API failure after wrangler leaves the record pending,
+//     for history.Load to reconcile.
+//  5. wrangler runs non-interactively (internal/wrangler) with
+//     --message "<subject> [guard <short sha> <category>]" and
+//     --tag <full sha>; the version ID comes from its output file and is
+//     confirmed through the API (the newest deployment serving it at 100%).
+//  6. Errors carry guard's exit codes (internal/fail): refusals 1, usage
+//     and configuration 2, wrangler and API failures 3. A deploy verified
+//     bad returns a refusal whose hint is the exact rollback command.
+//  7. The API token is passed to wrangler's environment and to
+//     internal/cfapi only; it is never printed, logged or stored.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/guardcm/guard/config"
+	"github.com/guardcm/guard/history"
+	"github.com/guardcm/guard/internal/cfapi"
+	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/report"
+	"github.com/guardcm/guard/internal/wrangler"
+	"github.com/guardcm/guard/ledger"
+	"github.com/guardcm/guard/wranglercfg"
+)
+
+// RollbackRequest is what a deploy verified bad hands the rollback hook.
+type RollbackRequest struct {
+	Worker         string
+	Env            string
+	WranglerConfig string // absolute path of the wrangler configuration
+	Account        string
+	// FromVersion and FromCommit are what was just deployed (bad).
+	FromVersion string
+	FromCommit  string
+	// ToVersion is the newest version verified good before it, "" when
+	// guard's records know none (the hook then chooses).
+	ToVersion string
+	// Reason is a one-line reason for the rollback record.
+	Reason string
+}
+
+// RollbackFunc rolls the worker back after a deploy verified bad. It is the
+// hook point for --rollback-on-fail: the rollback package provides one, and
+// cmd/guard passes it in Options.Rollback. It is called with the deploy lock
+// still held by the caller, so it must not take history.LockName(worker)
+// itself.
+type RollbackFunc func(ctx context.Context, req RollbackRequest) error
+
+// Options are the inputs of one deploy.
+type Options struct {
+	Repo   *gitx.Repo
+	Config *config.Config
+	// Env is wrangler's --env ("" = the top-level worker).
+	Env string
+	// WranglerConfig is the wrangler configuration file (absolute, or
+	// relative to the repository root); "" means [deploy] config, else the
+	// first of wrangler.json, wrangler.jsonc, wrangler.toml at the root.
+	WranglerConfig string
+	NoFetch        bool
+	AllowUntracked bool
+	// RollbackOnFail rolls back with Rollback when verification is bad.
+	RollbackOnFail bool
+	Rollback       RollbackFunc
+	// ExtraArgs are passed to `wrangler deploy` after guard's own.
+	ExtraArgs []string
+	// Token is the Cloudflare API token (CLOUDFLARE_API_TOKEN).
+	Token string
+	// AccountID is CLOUDFLARE_ACCOUNT_ID; "" means the wrangler
+	// configuration's account_id.
+	AccountID string
+	// MigrationCheck is the D1 migration checker (hooks.MigrationFindings),
+	// run over base..head before migrations are applied; base is the last
+	// deployed commit ("" when unknown). Required when [[deploy.d1]] is set.
+	MigrationCheck func(ctx context.Context, repo *gitx.Repo, cfg *config.Config, base, head string) ([]report.Finding, error)
+	// APIOptions configure the Cloudflare API client (tests).
+	APIOptions []cfapi.Option
+	// Verifier adjusts the verification (tests); nil means defaults.
+	Verifier func(*Verifier)
+	// Stdout receives wrangler's and the verify commands' output; Stderr
+	// guard's messages and their errors.
+	Stdout, Stderr io.Writer
+}
+
+// Timing splits a deploy's wall time: guard's own work before wrangler's
+// deploy starts (including `wrangler --version`), wrangler's deploy, and
+// guard's work after it exits (confirmation, ledger, notes; verification
+// is reported separately because its time is the user's checks').
+type Timing struct {
+	Before, Wrangler, After, Verify time.Duration
+}
+
+// Result describes a deploy that got as far as wrangler.
+type Result struct {
+	Worker, Env, Account string
+	WranglerConfig       string
+	Commit, Tree         string
+	Categories           []string
+	Message              string
+	VersionID            string
+	DeploymentID         string
+	Verified             string
+	Verification         *Verification
+	// Final is the outcome record as written to the ledger.
+	Final ledger.Record
+	// RollbackCommand is printed when the deploy was verified bad.
+	RollbackCommand string
+	Warnings        []string
+	Timing          Timing
+}
+
+// forbiddenExtra are wrangler flags guard sets itself or that would make
+// the record wrong.
+var forbiddenExtra = []string{"--env", "-e", "--config", "-c", "--name", "--message", "--tag", "--dry-run", "--account-id"}
+
+// CheckExtraArgs refuses pass-through arguments that would contradict what
+// guard records (another worker, config, message or tag) or deploy nothing.
+func CheckExtraArgs(args []string) error {
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		for _, f := range forbiddenExtra {
+			if name == f {
+				return fmt.Errorf("wrangler argument %q is set by guard: use guard deploy's own flags (--env, --config) instead", a)
+			}
+		}
+	}
+	return nil
+}
+
+// Target is the worker a wrangler configuration and env deploy to.
+type Target struct {
+	// ConfigPath is the wrangler configuration's absolute path.
+	ConfigPath string
+	Config     *wranglercfg.Config
+	Env        string
+	Worker     string
+	// Account is the account ID from the environment or the configuration.
+	Account string
+}
+
+// wranglerConfigNames are the files wrangler reads by itself, in its order
+// of preference.
+var wranglerConfigNames = []string{"wrangler.json", "wrangler.jsonc", "wrangler.toml"}
+
+// ResolveTarget finds and parses the wrangler configuration and names the
+// worker (wrangler's --env rules) and the account. Errors are usage errors.
+func ResolveTarget(root string, cfg *config.Config, configPath, env, accountFromEnv string) (*Target, error) {
+	p := configPath
+	if p == "" {
+		p = cfg.Deploy.Config
+	}
+	if p == "" {
+		for _, n := range wranglerConfigNames {
+			if _, err := os.Stat(filepath.Join(root, n)); err == nil {
+				p = n
+				break
+			}
+		}
+		if p == "" {
+			return nil, fail.Usage(fmt.Errorf("no wrangler configuration (%s) at %s", strings.Join(wranglerConfigNames, ", "), root),
+				"pass --config, or set [deploy] config in guard.toml")
+		}
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(root, p)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fail.Usage(fmt.Errorf("wrangler configuration: %w", err))
+	}
+	rel, _ := filepath.Rel(root, p)
+	wc, err := wranglercfg.Parse(filepath.ToSlash(rel), data)
+	if err != nil {
+		return nil, fail.Usage(err)
+	}
+	if env != "" && !wc.HasEnv(env) {
+		return nil, fail.Usage(fmt.Errorf("%s has no environment %q (environments: %s)", rel, env, listOrNone(wc.Envs)),
+			fmt.Sprintf("add [env.%s] to %s, or deploy without --env", env, rel))
+	}
+	worker := wc.WorkerName(env)
+	if worker == "" {
+		return nil, fail.Usage(fmt.Errorf("%s has no worker name", rel), "set name in the wrangler configuration")
+	}
+	account := accountFromEnv
+	if account == "" {
+		account = wc.AccountID
+	}
+	if account == "" {
+		return nil, fail.Usage(errors.New("no Cloudflare account ID"),
+			fmt.Sprintf("export CLOUDFLARE_ACCOUNT_ID, or set account_id in %s", rel))
+	}
+	return &Target{ConfigPath: p, Config: wc, Env: env, Worker: worker, Account: account}, nil
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// TokenMissing is the usage error for a missing API token.
+func TokenMissing() error {
+	return fail.Usage(errors.New("CLOUDFLARE_API_TOKEN is not set"),
+		"create an API token with the \"Edit Cloudflare Workers\" template (plus D1 edit for migrations) and export it as CLOUDFLARE_API_TOKEN")
+}
+
+// deployer carries one Run's state.
+type deployer struct {
+	o      Options
+	repo   *gitx.Repo
+	cfg    *config.Config
+	t      *Target
+	ledger *ledger.Ledger
+	res    *Result
+	stderr io.Writer
+	start  time.Time
+}
+
+func (d *deployer) say(format string, a ...any) {
+	fmt.Fprintf(d.stderr, "guard: "+format+"\n", a...)
+}
+
+func (d *deployer) warn(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	d.res.Warnings = append(d.res.Warnings, msg)
+	fmt.Fprintf(d.stderr, "guard: warning: %s\n", msg)
+}
+
+// Run performs one guarded deploy. See the package contract. The returned
+// Result is non-nil once a worker was resolved, also with an error.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	d := &deployer{o: o, repo: o.Repo, cfg: o.Config, stderr: o.Stderr, start: time.Now()}
+	if d.stderr == nil {
+		d.stderr = io.Discard
+	}
+	if d.o.Stdout == nil {
+		d.o.Stdout = io.Discard
+	}
+	d.res = &Result{Env: o.Env}
+	err := d.run(ctx)
+	return d.res, err
+}
+
+func (d *deployer) run(ctx context.Context) error {
+	o, repo, cfg := d.o, d.repo, d.cfg
+	if err := CheckExtraArgs(o.ExtraArgs); err != nil {
+		return fail.Usage(err)
+	}
+	if o.RollbackOnFail && o.Rollback == nil {
+		return fail.Usage(errors.New("--rollback-on-fail: automatic rollback is not available in this build (guard rollback has not landed yet)"),
+			"deploy without --rollback-on-fail; if verification fails guard prints the rollback command to run")
+	}
+	if o.Token == "" {
+		return TokenMissing()
+	}
+	t, err := ResolveTarget(repo.Root, cfg, o.WranglerConfig, o.Env, o.AccountID)
+	if err != nil {
+		return err
+	}
+	d.t = t
+	d.res.Worker, d.res.Account, d.res.WranglerConfig = t.Worker, t.Account, t.ConfigPath
+	d1s, err := d.d1Databases()
+	if err != nil {
+		return err
+	}
+	wcmd, err := wrangler.Locate(repo.Root, cfg.Deploy.Wrangler)
+	if err != nil {
+		return fail.Usage(err, "fix [deploy] wrangler in guard.toml")
+	}
+
+	// 3. One deploy at a time, decided before anything slow.
+	lock, err := ledger.AcquireLock(ledger.LockDir(repo), history.LockName(t.Worker))
+	if err != nil {
+		var held *ledger.HeldError
+		if errors.As(err, &held) {
+			return fail.Refused(err, "wait for that deploy to finish; a lock left by a process that died is released by itself")
+		}
+		return fail.External(err)
+	}
+	defer lock.Release()
+	if ab := lock.Abandoned; ab != nil {
+		d.warn("a previous deploy of %s (pid %d on %s, started %s) ended without releasing its lock; 'guard history' reconciles its record",
+			t.Worker, ab.PID, ab.Host, ab.Started.UTC().Format(time.RFC3339))
+	}
+
+	// 1. Fetch the branch (and the team's deploy records) unless told not to.
+	remoteRef := "refs/remotes/" + cfg.Remote + "/" + cfg.Branch
+	remoteName := cfg.Remote + "/" + cfg.Branch
+	if !o.NoFetch {
+		if err := d.fetch(ctx); err != nil {
+			return err
+		}
+	}
+
+	// 2. The tree must be exactly the remote branch.
+	st, err := CheckTree(ctx, repo, remoteRef, remoteName, o.AllowUntracked)
+	if err != nil {
+		return fail.External(err)
+	}
+	if len(st.Divergences) > 0 {
+		d.say("refusing to deploy %s: the checkout differs from %s:", t.Worker, remoteName)
+		for _, dv := range st.Divergences {
+			fmt.Fprintf(d.stderr, "guard:   %s\n", dv)
+		}
+		hint := fmt.Sprintf("deploy from a clean checkout of %s: commit and push through a pull request, or pull, or stash", remoteName)
+		if !o.AllowUntracked {
+			hint += "; --allow-untracked ships untracked files and records them"
+		}
+		return fail.Refused(fmt.Errorf("%d difference(s) from %s; nothing was deployed", len(st.Divergences), remoteName), hint)
+	}
+	d.res.Commit, d.res.Tree = st.Head, st.Tree
+	if len(st.Untracked) > 0 {
+		d.warn("shipping %d untracked file(s), recorded in the ledger: %s", len(st.Untracked), strings.Join(limitList(st.Untracked, 10), ", "))
+	}
+
+	// What is being shipped: the categories since the last deploy.
+	d.ledger = ledger.Open(ledger.DefaultPath(repo))
+	recs, err := history.Records(ctx, repo, d.ledger, t.Worker, t.Account)
+	if err != nil {
+		return fail.External(err)
+	}
+	base := d.lastDeployed(ctx, recs, st.Head)
+	commits, err := CommitCategories(ctx, repo, base, st.Head)
+	if err != nil {
+		return fail.External(err)
+	}
+	names, highest := Categories(commits)
+	subject, err := repo.GitLine(ctx, "log", "-1", "--format=%s", st.Head)
+	if err != nil {
+		return fail.External(err)
+	}
+	d.res.Categories = names
+	d.res.Message = Message(subject, st.Head, highest)
+	operator, _, _ := repo.ConfigValue(ctx, "user.email")
+
+	// 8. D1: check the migrations and bookmark each database first.
+	api := cfapi.New(o.Token, t.Account, o.APIOptions...)
+	bookmarks, err := d.d1Prepare(ctx, api, d1s, base, st.Head)
+	if err != nil {
+		return err
+	}
+
+	// 4. wrangler, checked before anything is recorded.
+	runner := &wrangler.Runner{
+		Command: wcmd,
+		Dir:     repo.Root,
+		Env:     []string{"CLOUDFLARE_API_TOKEN=" + o.Token, "CLOUDFLARE_ACCOUNT_ID=" + t.Account},
+		Stdout:  o.Stdout,
+		Stderr:  d.stderr,
+	}
+	wv, err := runner.CheckVersion(ctx)
+	if err != nil {
+		if wv != nil {
+			return fail.Usage(err, "upgrade wrangler (npm install --save-dev wrangler@4)")
+		}
+		return fail.External(err, "install wrangler (npm install --save-dev wrangler), or set [deploy] wrangler in guard.toml")
+	}
+
+	// 6. The pending record, then the D1 migrations and the code.
+	pending, err := d.ledger.Append(ledger.Record{
+		Kind:            ledger.KindDeploy,
+		Status:          ledger.StatusPending,
+		Worker:          t.Worker,
+		Env:             t.Env,
+		Account:         t.Account,
+		Commit:          st.Head,
+		Tree:            st.Tree,
+		Categories:      names,
+		WranglerVersion: wv.String(),
+		Operator:        operator,
+		Untracked:       st.Untracked,
+		D1Bookmarks:     bookmarks,
+	})
+	if err != nil {
+		return fail.External(err)
+	}
+	finish := func(status, versionID, deploymentID, verified string, cause error) (ledger.Record, error) {
+		rec := pending
+		rec.Seq, rec.Prev, rec.Time = 0, "", time.Time{}
+		rec.Ref = pending.Seq
+		rec.Status, rec.VersionID, rec.DeploymentID, rec.Verified = status, versionID, deploymentID, verified
+		if cause != nil {
+			rec.Error = summarize(cause)
+		}
+		written, err := d.ledger.Append(rec)
+		if err != nil {
+			return rec, err
+		}
+		d.res.Final = written
+		if status != ledger.StatusPending {
+			d.share(ctx, written)
+		}
+		return written, nil
+	}
+	failed := func(versionID string, cause error, hints ...string) error {
+		// wrangler's stderr was streamed live: the error says it once.
+		short := errors.New(summarize(cause))
+		if _, err := finish(ledger.StatusFailed, versionID, "", "", cause); err != nil {
+			return fail.External(errors.Join(short, fmt.Errorf("and the failure could not be recorded: %w", err)), hints...)
+		}
+		return fail.External(short, hints...)
+	}
+
+	for _, db := range d1s {
+		d.say("applying D1 migrations to %s (binding %s)", db.DatabaseName, db.Binding)
+		err := runner.D1MigrationsApply(ctx, wrangler.D1Args{Config: t.ConfigPath, Env: t.Env, Database: db.DatabaseName, Remote: true})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err() // left pending: history reconciles it
+			}
+			return failed("", fmt.Errorf("applying the D1 migrations of %s failed; the code was not deployed: %w", db.DatabaseName, err),
+				fmt.Sprintf("the bookmark taken before is in the ledger: wrangler d1 time-travel restore %s --bookmark=%s", db.DatabaseName, bookmarks[db.DatabaseName]))
+		}
+	}
+
+	d.say("deploying %s from %s: %s", t.Worker, short(st.Head), d.res.Message)
+	d.res.Timing.Before = time.Since(d.start)
+	wstart := time.Now()
+	dr, err := runner.Deploy(ctx, wrangler.DeployArgs{
+		Config: t.ConfigPath, Env: t.Env, Message: d.res.Message, Tag: Tag(st.Head), Extra: o.ExtraArgs,
+	})
+	d.res.Timing.Wrangler = time.Since(wstart)
+	after := time.Now()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return failed("", err)
+	}
+	d.res.VersionID = dr.VersionID
+	if dr.WorkerName != "" && dr.WorkerName != t.Worker {
+		d.warn("wrangler deployed worker %q, guard expected %q", dr.WorkerName, t.Worker)
+	}
+
+	// 5. Confirm through the API.
+	depID, err := d.confirm(ctx, api, dr.VersionID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		var nc *notConfirmed
+		if errors.As(err, &nc) {
+			return failed(dr.VersionID, err)
+		}
+		// wrangler succeeded; the API could not say so. Keep the record
+		// pending, with the version, for history to reconcile.
+		if _, ferr := finish(ledger.StatusPending, dr.VersionID, "", "", fmt.Errorf("not confirmed: %w", err)); ferr != nil {
+			return fail.External(errors.Join(err, ferr))
+		}
+		return fail.External(fmt.Errorf("wrangler deployed version %s but the Cloudflare API could not confirm it: %w", dr.VersionID, err),
+			"run 'guard history' once the API answers: it reconciles this deploy's record")
+	}
+	d.res.DeploymentID = depID
+	d.res.Timing.After = time.Since(after)
+
+	// 7. Verify.
+	vstart := time.Now()
+	ver, verr := d.verify(ctx)
+	d.res.Timing.Verify = time.Since(vstart)
+	if verr != nil {
+		if ctx.Err() != nil {
+			// Deployed but not judged: say so in the record.
+			_, _ = finish(ledger.StatusSucceeded, dr.VersionID, depID, ledger.VerifiedUnverified, errors.New("verification interrupted"))
+			return ctx.Err()
+		}
+		return fail.External(verr)
+	}
+	d.res.Verification = ver
+	d.res.Verified = ver.Verified
+	after = time.Now()
+	if _, err := finish(ledger.StatusSucceeded, dr.VersionID, depID, ver.Verified, nil); err != nil {
+		return fail.External(fmt.Errorf("deployed version %s (deployment %s) but could not record it: %w", dr.VersionID, depID, err))
+	}
+	d.res.Timing.After += time.Since(after)
+
+	d.say("deployed %s version %s (deployment %s), verified %s", t.Worker, dr.VersionID, depID, ver.Verified)
+	if ver.Verified != ledger.VerifiedBad {
+		return nil
+	}
+	return d.bad(ctx)
+}
+
+// bad handles a deploy verified bad: the rollback command, and the hook.
+func (d *deployer) bad(ctx context.Context) error {
+	t := d.t
+	to := ""
+	recs, err := history.Records(ctx, d.repo, d.ledger, t.Worker, t.Account)
+	if err == nil {
+		if e, ok := history.PreviousGood(history.FromRecords(recs), d.res.VersionID); ok {
+			to = e.VersionID
+		}
+	}
+	d.res.RollbackCommand = RollbackCommand(to, t.Env, d.relConfig())
+	for _, c := range d.res.Verification.Checks {
+		if !c.OK {
+			d.say("verify failed: %s: %s", c.Name, c.Detail)
+		}
+	}
+	summary := fmt.Errorf("version %s of %s is deployed and verified bad", d.res.VersionID, t.Worker)
+	if !d.o.RollbackOnFail {
+		d.say("to roll back: %s", d.res.RollbackCommand)
+		return fail.Refused(summary, "roll back with: "+d.res.RollbackCommand)
+	}
+	d.say("rolling back (--rollback-on-fail)")
+	err = d.o.Rollback(ctx, RollbackRequest{
+		Worker: t.Worker, Env: t.Env, WranglerConfig: t.ConfigPath, Account: t.Account,
+		FromVersion: d.res.VersionID, FromCommit: d.res.Commit, ToVersion: to,
+		Reason: fmt.Sprintf("guard deploy --rollback-on-fail: version %s verified bad", d.res.VersionID),
+	})
+	if err != nil {
+		return fail.External(fmt.Errorf("%v, and the automatic rollback failed: %w", summary, err), "roll back by hand: "+d.res.RollbackCommand)
+	}
+	return fail.Refused(fmt.Errorf("%v; rolled back", summary))
+}
+
+// relConfig is the wrangler configuration as the user would name it, or ""
+// when it is the one guard finds by itself.
+func (d *deployer) relConfig() string {
+	rel, err := filepath.Rel(d.repo.Root, d.t.ConfigPath)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return d.t.ConfigPath
+	}
+	if d.o.WranglerConfig == "" && d.cfg.Deploy.Config == "" {
+		return ""
+	}
+	return filepath.ToSlash(rel)
+}
+
+// RollbackCommand is the command printed after a bad deploy: with the
+// version to go back to when one is known.
+func RollbackCommand(toVersion, env, configPath string) string {
+	parts := []string{"guard", "rollback"}
+	if toVersion != "" {
+		parts = append(parts, "--to", toVersion)
+	}
+	if env != "" {
+		parts = append(parts, "--env", env)
+	}
+	if configPath != "" {
+		parts = append(parts, "--config", configPath)
+	}
+	return wrangler.QuoteCommand(parts)
+}
+
+// fetch updates <remote>/<branch> with the user's git (their credentials),
+// and the team's deploy notes beside it, both within fetch_timeout. A
+// failed branch fetch stops the deploy; failed notes only warn.
+func (d *deployer) fetch(ctx context.Context) error {
+	cfg := d.cfg
+	timeout := cfg.Deploy.FetchTimeout.Duration
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	notes := make(chan error, 1)
+	go func() { notes <- ledger.FetchNotes(ctx, d.repo, cfg.Remote, timeout) }()
+	fctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := d.repo.Git(fctx, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "--end-of-options",
+		cfg.Remote, "+refs/heads/"+cfg.Branch+":refs/remotes/"+cfg.Remote+"/"+cfg.Branch)
+	nerr := <-notes
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if fctx.Err() != nil {
+			err = fmt.Errorf("gave up after %s: %w", timeout, err)
+		}
+		return fail.External(fmt.Errorf("fetching %s/%s: %w", cfg.Remote, cfg.Branch, err),
+			fmt.Sprintf("--no-fetch deploys against the last fetched %s/%s", cfg.Remote, cfg.Branch))
+	}
+	if nerr != nil {
+		d.warn("the team's deploy records were not fetched: %v", nerr)
+	}
+	return nil
+}
+
+// lastDeployed is the commit of the newest successful deploy or rollback
+// of the worker that HEAD contains, "" when none.
+func (d *deployer) lastDeployed(ctx context.Context, recs []ledger.Record, head string) string {
+	tries := 0
+	for i := len(recs) - 1; i >= 0 && tries < 5; i-- {
+		r := recs[i]
+		if r.Status != ledger.StatusSucceeded || r.Commit == "" {
+			continue
+		}
+		if r.Commit == head {
+			return head
+		}
+		tries++
+		if _, err := d.repo.Git(ctx, "merge-base", "--is-ancestor", r.Commit, head); err == nil {
+			return r.Commit
+		}
+	}
+	return ""
+}
+
+// d1Databases resolves the configured [[deploy.d1]] bindings in the
+// wrangler configuration.
+func (d *deployer) d1Databases() ([]wranglercfg.D1Database, error) {
+	var out []wranglercfg.D1Database
+	if len(d.cfg.Deploy.D1) == 0 {
+		return nil, nil
+	}
+	all := d.t.Config.D1Databases(d.t.Env)
+	for _, want := range d.cfg.Deploy.D1 {
+		found := false
+		for _, db := range all {
+			if db.Binding == want.Binding {
+				if db.DatabaseName == "" {
+					db.DatabaseName = db.Binding
+				}
+				out = append(out, db)
+				found = true
+				break
+			}
+		}
+		if !found {
+			where := "the top level"
+			if d.t.Env != "" {
+				where = "env " + d.t.Env
+			}
+			return nil, fail.Usage(fmt.Errorf("guard.toml: deploy.d1: binding %q is not among the d1_databases of %s in %s", want.Binding, where, d.t.Config.Path),
+				"name a binding of the wrangler configuration's d1_databases")
+		}
+	}
+	return out, nil
+}
+
+// d1Prepare runs the migration checker over what the deploy ships and
+// takes a Time Travel bookmark of every database, keyed by database name.
+func (d *deployer) d1Prepare(ctx context.Context, api *cfapi.Client, dbs []wranglercfg.D1Database, base, head string) (map[string]string, error) {
+	if len(dbs) == 0 {
+		return nil, nil
+	}
+	if d.o.MigrationCheck == nil {
+		return nil, fail.External(errors.New("deploy: [[deploy.d1]] is configured but no D1 migration checker was wired in"))
+	}
+	findings, err := d.o.MigrationCheck(ctx, d.repo, d.cfg, base, head)
+	if err != nil {
+		return nil, fail.External(fmt.Errorf("checking D1 migrations: %w", err))
+	}
+	if len(findings) > 0 {
+		if err := report.Write(d.stderr, report.FormatText, findings); err != nil {
+			return nil, fail.External(err)
+		}
+	}
+	if report.HasErrors(findings) {
+		return nil, fail.Refused(errors.New("the D1 migrations fail the migration checker; nothing was deployed"),
+			"fix the migrations (guard migrations check), push, and deploy again")
+	}
+	marks := map[string]string{}
+	for _, db := range dbs {
+		if db.DatabaseID == "" {
+			return nil, fail.Usage(fmt.Errorf("%s: d1_databases binding %q has no database_id", d.t.Config.Path, db.Binding))
+		}
+		b, err := api.D1Bookmark(ctx, db.DatabaseID)
+		if err != nil {
+			return nil, fail.External(fmt.Errorf("D1 bookmark of %s before its migrations: %w", db.DatabaseName, err))
+		}
+		marks[db.DatabaseName] = b
+		d.say("D1 %s: Time Travel bookmark %s", db.DatabaseName, b)
+	}
+	return marks, nil
+}
+
+// notConfirmed is the API's answer that no deployment serves the version:
+// the deploy failed, as far as Cloudflare is concerned.
+type notConfirmed struct{ msg string }
+
+func (e *notConfirmed) Error() string { return e.msg }
+
+// confirm finds the deployment that serves versionID at 100%: normally the
+// newest; a later one means someone deployed in between (a warning).
+func (d *deployer) confirm(ctx context.Context, api *cfapi.Client, versionID string) (string, error) {
+	deps, err := api.Deployments(ctx, d.t.Worker)
+	if err != nil {
+		return "", err
+	}
+	for i, dep := range deps {
+		if dep.Serves(versionID) {
+			if i > 0 {
+				d.warn("deployment %s (newer than this deploy's %s) already replaced version %s", deps[0].ID, dep.ID, versionID)
+			}
+			return dep.ID, nil
+		}
+	}
+	return "", &notConfirmed{msg: fmt.Sprintf("wrangler reported version %s, but no deployment of %s serves it at 100%%", versionID, d.t.Worker)}
+}
+
+func (d *deployer) verify(ctx context.Context) (*Verification, error) {
+	v := &Verifier{
+		Dir:      d.repo.Root,
+		Commands: d.cfg.Deploy.Verify,
+		Health:   d.cfg.Deploy.Health,
+		Stdout:   d.o.Stdout,
+		Stderr:   d.stderr,
+		Env: []string{
+			"GUARD_WORKER=" + d.t.Worker,
+			"GUARD_ENV=" + d.t.Env,
+			"GUARD_VERSION_ID=" + d.res.VersionID,
+			"GUARD_DEPLOYMENT_ID=" + d.res.DeploymentID,
+			"GUARD_COMMIT=" + d.res.Commit,
+		},
+	}
+	if d.o.Verifier != nil {
+		d.o.Verifier(v)
+	}
+	return v.Run(ctx)
+}
+
+// share adds a final record as a note on its commit and pushes the notes;
+// failures are warnings (the local ledger has the record).
+func (d *deployer) share(ctx context.Context, rec ledger.Record) {
+	if err := ledger.AddNote(ctx, d.repo, rec.Commit, rec); err != nil {
+		d.warn("the deploy record was not added to the git notes: %v", err)
+		return
+	}
+	timeout := d.cfg.Deploy.FetchTimeout.Duration
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	if err := ledger.PushNotes(ctx, d.repo, d.cfg.Remote, timeout); err != nil {
+		d.warn("the deploy record was not pushed to %s (%s); the next deploy or 'guard history' pushes it: %v", d.cfg.Remote, ledger.NotesRef, err)
+	}
+}
+
+// summarize makes an error fit a ledger record: its first lines, bounded.
+func summarize(err error) string {
+	var we *wrangler.Error
+	s := err.Error()
+	if errors.As(err, &we) {
+		// The stderr tail is on the terminal already; the record keeps
+		// wrangler's own message.
+		s = strings.Replace(s, we.Error(), (&wrangler.Error{Command: we.Command, ExitCode: we.ExitCode, Message: we.Message, Err: we.Err}).Error(), 1)
+	}
+	const max = 1000
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return s
+}
+
+func limitList(s []string, n int) []string {
+	if len(s) <= n {
+		return s
+	}
+	return append(append([]string{}, s[:n]...), fmt.Sprintf("and %d more", len(s)-n))
+}

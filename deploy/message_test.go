@@ -1,0 +1,120 @@
+package deploy
+
+import (
+	"context"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/guardcm/guard/policy"
+)
+
+func TestMessage(t *testing.T) {
+	const sha = "0123456789abcdef0123456789abcdef01234567"
+	if got, want := Message("Add login rate limit", sha, "normal"), "Add login rate limit [guard 0123456789ab normal]"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got, want := Message("  spaced\tsubject  ", sha, "standard"), "spaced subject [guard 0123456789ab standard]"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got, want := Message("", sha, "major"), "[guard 0123456789ab major]"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	// A subject too long for Cloudflare's annotation is cut, never the marker,
+	// and never inside a character.
+	long := strings.Repeat("é", 800)
+	got := Message(long, sha, "emergency")
+	if len(got) > MaxMessageBytes || !utf8.ValidString(got) || !strings.HasSuffix(got, "… [guard 0123456789ab emergency]") {
+		t.Errorf("long subject: %d bytes, valid %v, tail %q", len(got), utf8.ValidString(got), got[len(got)-40:])
+	}
+	if Tag(sha) != sha {
+		t.Errorf("tag %q", Tag(sha))
+	}
+}
+
+func TestCategories(t *testing.T) {
+	cases := []struct {
+		in      []policy.Category
+		names   []string
+		highest string
+	}{
+		{nil, []string{}, "redeploy"},
+		{[]policy.Category{policy.Standard}, []string{"standard"}, "standard"},
+		{[]policy.Category{policy.Normal, policy.Standard, policy.Normal}, []string{"standard", "normal"}, "normal"},
+		{[]policy.Category{policy.Major, policy.Emergency}, []string{"major", "emergency"}, "emergency"},
+		{[]policy.Category{policy.Unknown, policy.Standard}, []string{"standard", "unknown"}, "standard"},
+		{[]policy.Category{policy.Unknown}, []string{"unknown"}, "unknown"},
+	}
+	for _, c := range cases {
+		var cc []CommitCategory
+		for _, x := range c.in {
+			cc = append(cc, CommitCategory{Category: x})
+		}
+		names, highest := Categories(cc)
+		if !reflect.DeepEqual(names, c.names) || highest != c.highest {
+			t.Errorf("%v: got %q %q, want %q %q", c.in, names, highest, c.names, c.highest)
+		}
+	}
+}
+
+func TestCommitCategories(t *testing.T) {
+	gitEnv(t)
+	work, _ := cloneWithRemote(t)
+	base := git(t, work, "rev-parse", "HEAD")
+	commit := func(file, msg string) {
+		write(t, filepath.Join(work, file), msg)
+		git(t, work, "add", file)
+		git(t, work, "commit", "--quiet", "-m", msg)
+	}
+	commit("a", "docs: readme\n\nChange-Category: standard")
+	commit("b", "feat: login\n\nChange-Category: normal")
+	commit("c", "no trailer at all")
+	commit("d", "fixup! feat: login")
+	commit("e", "hotfix\n\nChange-Category: Emergency")
+	got, err := CommitCategories(context.Background(), openRepo(t, work), base, "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cats []string
+	for _, c := range got {
+		cats = append(cats, c.Category.String())
+	}
+	// Newest first, the fixup! commit skipped.
+	if want := []string{"emergency", "unknown", "normal", "standard"}; !reflect.DeepEqual(cats, want) {
+		t.Errorf("got %q, want %q", cats, want)
+	}
+	// A first deploy looks at HEAD alone.
+	got, err = CommitCategories(context.Background(), openRepo(t, work), "", "HEAD")
+	if err != nil || len(got) != 1 || got[0].Category != policy.Emergency {
+		t.Errorf("first deploy: %v %v", got, err)
+	}
+}
+
+func TestRollbackCommand(t *testing.T) {
+	cases := []struct{ to, env, cfg, want string }{
+		{"", "", "", "guard rollback"},
+		{"b1946ac9-2f5b-4c1a-9d43-7c0e6d8a1f20", "", "", "guard rollback --to b1946ac9-2f5b-4c1a-9d43-7c0e6d8a1f20"},
+		{"v1", "staging", "workers/api/wrangler.toml", "guard rollback --to v1 --env staging --config workers/api/wrangler.toml"},
+		{"v1", "", "my config.toml", "guard rollback --to v1 --config 'my config.toml'"},
+	}
+	for _, c := range cases {
+		if got := RollbackCommand(c.to, c.env, c.cfg); got != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
+	}
+}
+
+func TestCheckExtraArgs(t *testing.T) {
+	for _, ok := range [][]string{nil, {"--minify"}, {"--outdir", "dist"}, {"--keep-vars"}} {
+		if err := CheckExtraArgs(ok); err != nil {
+			t.Errorf("%q refused: %v", ok, err)
+		}
+	}
+	for _, bad := range [][]string{{"--env", "x"}, {"--env=x"}, {"-e", "x"}, {"--name=other"}, {"--message", "m"}, {"--tag=t"}, {"--dry-run"}, {"--config=x.toml"}} {
+		if err := CheckExtraArgs(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}

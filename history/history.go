@@ -1,0 +1,441 @@
+// Package history answers "what has been deployed to this worker, by whom,
+// from which commit, and was it verified?" — the join that guard history,
+// guard rollback and the deployments evidence all read.
+//
+// Contract:
+//   - Three sources are joined: the Cloudflare API (the worker's
+//     deployments, and the versions they serve with the commit guard put in
+//     each version's workers/tag annotation), the shared deploy records in
+//     the remote's git notes (ledger.NotesRef, fetched first within
+//     Source.FetchTimeout; offline it goes on without them and says so in a
+//     warning), and this clone's ledger when there is one.
+//   - Every deployment the API lists becomes an Entry: Source "guard" when a
+//     ledger or notes record describes it, "outside" when none does (made
+//     with wrangler or the dashboard: a compliance finding). Records the API
+//     does not list (failed deploys, deployments older than the API's list)
+//     become entries too, with Listed false. Entries are newest first.
+//   - A pending record (a deploy that crashed, or whose confirmation failed)
+//     is reconciled against the API when the worker's deploy lock is free:
+//     the outcome (succeeded with the deployment found, or failed) is
+//     appended to the local ledger with Ref = the pending record's Seq and
+//     shared as a note. While a deploy holds the lock its record is left
+//     alone. Source.ReadOnly turns reconciliation off.
+//   - When the API does not answer, Load still returns the entries its
+//     records give, with a *PartialError, so a caller can show them and
+//     still fail.
+//   - The API token is held by the cfapi.Client; nothing here prints,
+//     stores or logs it.
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/guardcm/guard/internal/cfapi"
+	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/ledger"
+)
+
+// Entry sources.
+const (
+	SourceGuard   = "guard"
+	SourceOutside = "outside"
+)
+
+// Entry is one deployment (or one attempt recorded by guard).
+type Entry struct {
+	// Time is the deployment's created_on when the API lists it, else the
+	// time of the record.
+	Time time.Time `json:"time"`
+	// Kind is ledger.KindDeploy or ledger.KindRollback.
+	Kind string `json:"kind"`
+	// Status is ledger.StatusSucceeded, StatusFailed or StatusPending (a
+	// pending record that could not be reconciled). Deployments made
+	// outside guard are "succeeded": the API lists them.
+	Status       string `json:"status"`
+	VersionID    string `json:"version_id"`
+	DeploymentID string `json:"deployment_id"`
+	// Commit is the full hash: from the record, else from the version's
+	// workers/tag annotation ("" when neither has one).
+	Commit string `json:"commit"`
+	// Verified is good, bad or unverified.
+	Verified string `json:"verified"`
+	// Source is SourceGuard or SourceOutside.
+	Source     string   `json:"source"`
+	Operator   string   `json:"operator"`
+	Categories []string `json:"categories"`
+	// Message is the deployment's workers/message annotation.
+	Message string `json:"message"`
+	Env     string `json:"env,omitempty"`
+	// Current marks the deployment serving now (the API's newest).
+	Current bool `json:"current"`
+	// Listed reports whether the API lists this deployment.
+	Listed bool `json:"listed"`
+	// Versions is the traffic split when the deployment serves more than
+	// one version; VersionID is then the one with the largest share.
+	Versions    []cfapi.DeploymentVersion `json:"versions,omitempty"`
+	FromVersion string                    `json:"from_version,omitempty"`
+	Reason      string                    `json:"reason,omitempty"`
+	Error       string                    `json:"error,omitempty"`
+	// Record is the guard record behind the entry (nil for outside
+	// deployments): D1 bookmarks, untracked files, emergency record file.
+	Record *ledger.Record `json:"-"`
+}
+
+// Source says where Load reads from. Only Repo is required.
+type Source struct {
+	Repo *gitx.Repo
+	// API reads the worker's deployments and versions; nil means records
+	// only (and no reconciliation).
+	API *cfapi.Client
+	// Ledger is this clone's ledger; nil means none.
+	Ledger *ledger.Ledger
+	// Remote is the git remote whose notes are fetched first (and to which
+	// reconciled records are pushed); "" skips the fetch.
+	Remote string
+	// FetchTimeout bounds the notes fetch (and the push of reconciled
+	// records); 0 means DefaultFetchTimeout.
+	FetchTimeout time.Duration
+	// Account, when set, ignores records of other accounts.
+	Account string
+	// LockDir holds the deploy locks (default ledger.LockDir(Repo)).
+	LockDir string
+	// ReadOnly turns off reconciliation: nothing is written.
+	ReadOnly bool
+}
+
+// DefaultFetchTimeout bounds the notes fetch and push when
+// Source.FetchTimeout is not set.
+const DefaultFetchTimeout = 30 * time.Second
+
+// PartialError is returned with the entries the records give when the
+// Cloudflare API could not be read.
+type PartialError struct{ Err error }
+
+func (e *PartialError) Error() string {
+	return fmt.Sprintf("showing guard's records only: %v", e.Err)
+}
+func (e *PartialError) Unwrap() error { return e.Err }
+
+// LockName is the deploy lock's name for a worker: guard deploy and guard
+// rollback take it, and Load skips reconciling while it is held.
+func LockName(worker string) string { return worker }
+
+// clockSkew is how far before a pending record's time a deployment may be
+// stamped by Cloudflare and still be its outcome (clocks differ).
+const clockSkew = time.Minute
+
+// op is one deploy or rollback as the records tell it.
+type op struct {
+	rec   ledger.Record
+	local bool
+	// seq is the Seq of the operation's first local record (the pending
+	// one, which an outcome names in Ref); 0 for a notes record.
+	seq  int
+	used bool
+}
+
+// Load returns the worker's history, newest first, and warnings about what
+// could not be read. See the package contract.
+func Load(ctx context.Context, src Source, worker string) ([]Entry, []string, error) {
+	if src.Repo == nil {
+		return nil, nil, errors.New("history: no repository")
+	}
+	var warnings []string
+	fetched := false
+	if src.FetchTimeout <= 0 {
+		src.FetchTimeout = DefaultFetchTimeout
+	}
+	if src.Remote != "" {
+		if err := ledger.FetchNotes(ctx, src.Repo, src.Remote, src.FetchTimeout); err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			warnings = append(warnings, fmt.Sprintf("could not fetch the team's deploy records (%s) from %s, going on without them: %v", ledger.NotesRef, src.Remote, err))
+		} else {
+			fetched = true
+		}
+	}
+	ops, err := loadOps(ctx, src, worker)
+	if err != nil {
+		return nil, warnings, err
+	}
+
+	var deps []cfapi.Deployment
+	var apiErr error
+	if src.API != nil {
+		deps, apiErr = src.API.Deployments(ctx, worker)
+		if cfapi.IsNotFound(apiErr) {
+			deps, apiErr = nil, nil // never deployed: nothing to list
+		}
+		if ctx.Err() != nil {
+			return nil, warnings, ctx.Err()
+		}
+	}
+	versions := &versionCache{api: src.API, worker: worker, m: map[string]*cfapi.Version{}}
+
+	if src.API != nil && apiErr == nil && !src.ReadOnly {
+		w, err := reconcile(ctx, src, worker, ops, deps, versions, fetched)
+		warnings = append(warnings, w...)
+		if err != nil {
+			return nil, warnings, err
+		}
+	}
+
+	entries := join(ctx, ops, deps, versions)
+	warnings = append(warnings, versions.warnings...)
+	if apiErr != nil {
+		return entries, warnings, &PartialError{Err: apiErr}
+	}
+	if src.API == nil {
+		for _, o := range ops {
+			if o.rec.Status == ledger.StatusPending {
+				warnings = append(warnings, fmt.Sprintf("record %d is pending and was not reconciled (no API access)", o.seq))
+			}
+		}
+	}
+	return entries, warnings, nil
+}
+
+// Records returns the worker's operations as guard's records tell them
+// (this clone's ledger resolved with ledger.Latest, plus the notes already
+// fetched), oldest first, without the API and without writing anything.
+// guard deploy uses it to find the last deploy and the last good version
+// without a network round trip.
+func Records(ctx context.Context, repo *gitx.Repo, l *ledger.Ledger, worker, account string) ([]ledger.Record, error) {
+	ops, err := loadOps(ctx, Source{Repo: repo, Ledger: l, Account: account}, worker)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ledger.Record, len(ops))
+	for i, o := range ops {
+		out[i] = o.rec
+	}
+	return out, nil
+}
+
+func recordKey(r ledger.Record) string {
+	return strings.Join([]string{r.Kind, r.Time.UTC().Format(time.RFC3339Nano), r.Worker, r.Status, r.VersionID, r.DeploymentID, r.Commit}, "\x00")
+}
+
+func loadOps(ctx context.Context, src Source, worker string) ([]*op, error) {
+	keep := func(r ledger.Record) bool {
+		return r.Worker == worker && (src.Account == "" || r.Account == "" || r.Account == src.Account)
+	}
+	var ops []*op
+	seen := map[string]bool{}
+	if src.Ledger != nil {
+		recs, err := src.Ledger.Records()
+		if err != nil {
+			return nil, err
+		}
+		var mine []ledger.Record
+		for _, r := range recs {
+			if keep(r) {
+				mine = append(mine, r)
+			}
+		}
+		for key, r := range ledger.Latest(mine) {
+			ops = append(ops, &op{rec: r, local: true, seq: key})
+		}
+		// Every local record counts as seen, so a note of an earlier
+		// outcome of the same operation is not shown twice.
+		for _, r := range mine {
+			seen[recordKey(r)] = true
+		}
+	}
+	notes, err := ledger.ReadNotes(ctx, src.Repo)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range notes {
+		if !keep(r) || r.Status == ledger.StatusPending || seen[recordKey(r)] {
+			continue
+		}
+		seen[recordKey(r)] = true
+		ops = append(ops, &op{rec: r})
+	}
+	sort.SliceStable(ops, func(i, j int) bool {
+		if !ops[i].rec.Time.Equal(ops[j].rec.Time) {
+			return ops[i].rec.Time.Before(ops[j].rec.Time)
+		}
+		return ops[i].seq < ops[j].seq
+	})
+	return ops, nil
+}
+
+// versionCache reads versions once each; a failure becomes a warning.
+type versionCache struct {
+	api      *cfapi.Client
+	worker   string
+	m        map[string]*cfapi.Version
+	warnings []string
+}
+
+func (c *versionCache) get(ctx context.Context, id string) *cfapi.Version {
+	if v, ok := c.m[id]; ok || id == "" || c.api == nil {
+		return v
+	}
+	v, err := c.api.Version(ctx, c.worker, id)
+	if err != nil {
+		if !cfapi.IsNotFound(err) {
+			c.warnings = append(c.warnings, fmt.Sprintf("version %s: %v", id, err))
+		}
+		v = nil
+	}
+	c.m[id] = v
+	return v
+}
+
+// mainVersion is the version with the largest share of a deployment.
+func mainVersion(d cfapi.Deployment) string {
+	best, pct := "", -1.0
+	for _, v := range d.Versions {
+		if v.Percentage > pct {
+			best, pct = v.VersionID, v.Percentage
+		}
+	}
+	return best
+}
+
+// IsCommitHash reports whether s looks like a full git object name
+// (SHA-1 or SHA-256), as guard writes into workers/tag.
+func IsCommitHash(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// join matches deployments with records and lists the rest of the records.
+func join(ctx context.Context, ops []*op, deps []cfapi.Deployment, versions *versionCache) []Entry {
+	byDeployment := map[string]*op{}
+	for _, o := range ops {
+		o.used = false
+		if o.rec.DeploymentID != "" {
+			byDeployment[o.rec.DeploymentID] = o
+		}
+	}
+	var entries []Entry
+	for i, d := range deps {
+		mv := mainVersion(d)
+		o := byDeployment[d.ID]
+		if o == nil {
+			// A succeeded record that never learnt its deployment ID (an
+			// old or hand-reconciled record): match on the version.
+			for _, c := range ops {
+				if !c.used && c.rec.DeploymentID == "" && c.rec.Status == ledger.StatusSucceeded && c.rec.VersionID == mv && mv != "" {
+					o = c
+					break
+				}
+			}
+		}
+		var e Entry
+		if o != nil && !o.used {
+			o.used = true
+			e = fromRecord(o.rec)
+			e.DeploymentID = d.ID
+		} else {
+			e = Entry{
+				Kind:       ledger.KindDeploy,
+				Status:     ledger.StatusSucceeded,
+				Verified:   ledger.VerifiedUnverified,
+				Source:     SourceOutside,
+				Operator:   d.AuthorEmail,
+				Categories: []string{},
+			}
+			if d.TriggeredBy == "rollback" {
+				e.Kind = ledger.KindRollback
+			}
+			e.VersionID = mv
+			if v := versions.get(ctx, mv); v != nil && IsCommitHash(v.Tag) {
+				e.Commit = v.Tag
+			}
+			e.DeploymentID = d.ID
+		}
+		e.Time = d.CreatedOn
+		e.Message = d.Message
+		e.Listed = true
+		e.Current = i == 0
+		if len(d.Versions) != 1 || d.Versions[0].Percentage != 100 {
+			e.Versions = append([]cfapi.DeploymentVersion(nil), d.Versions...)
+		}
+		entries = append(entries, e)
+	}
+	for _, o := range ops {
+		if o.used {
+			continue
+		}
+		entries = append(entries, fromRecord(o.rec))
+	}
+	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Time.After(entries[j].Time) })
+	return entries
+}
+
+func fromRecord(r ledger.Record) Entry {
+	rec := r
+	e := Entry{
+		Time:         r.Time,
+		Kind:         r.Kind,
+		Status:       r.Status,
+		VersionID:    r.VersionID,
+		DeploymentID: r.DeploymentID,
+		Commit:       r.Commit,
+		Verified:     r.Verified,
+		Source:       SourceGuard,
+		Operator:     r.Operator,
+		Categories:   r.Categories,
+		Env:          r.Env,
+		FromVersion:  r.FromVersion,
+		Reason:       r.Reason,
+		Error:        r.Error,
+		Record:       &rec,
+	}
+	if e.Verified == "" {
+		e.Verified = ledger.VerifiedUnverified
+	}
+	if e.Categories == nil {
+		e.Categories = []string{}
+	}
+	return e
+}
+
+// PreviousGood returns the newest entry that succeeded, was verified good
+// and serves a version other than except, skipping versions that any entry
+// marks bad: the version `guard rollback --to` should name after a bad
+// deploy. ok is false when there is none.
+func PreviousGood(entries []Entry, except string) (Entry, bool) {
+	bad := map[string]bool{}
+	for _, e := range entries {
+		if e.Verified == ledger.VerifiedBad && e.VersionID != "" {
+			bad[e.VersionID] = true
+		}
+	}
+	for _, e := range entries {
+		if e.Status == ledger.StatusSucceeded && e.Verified == ledger.VerifiedGood &&
+			e.VersionID != "" && e.VersionID != except && !bad[e.VersionID] && len(e.Versions) == 0 {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// FromRecords turns records (as Records returns them) into entries, newest
+// first, without the API: every entry has Listed false.
+func FromRecords(recs []ledger.Record) []Entry {
+	out := make([]Entry, 0, len(recs))
+	for i := len(recs) - 1; i >= 0; i-- {
+		out = append(out, fromRecord(recs[i]))
+	}
+	return out
+}
