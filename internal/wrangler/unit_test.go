@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/guardcm/guard/internal/wrangler/wranglertest"
 )
 
 func TestSplitCommand(t *testing.T) {
@@ -278,5 +280,26 @@ func TestErrorText(t *testing.T) {
 	s := e.Error()
 	if !strings.HasPrefix(s, "wrangler deploy failed with exit status 1: boom [code: 10013]\nwrangler stderr:\n…\n") || !strings.HasSuffix(s, "last line") || len(s) > 5<<10 {
 		t.Fatalf("error text (%d bytes) = %q…", len(s), s[:120])
+	}
+}
+
+// The version of an npm-installed wrangler comes from its package.json,
+// without starting node; the pinned install must agree with --version.
+func TestInstalledVersionMatchesCLI(t *testing.T) {
+	bin := wranglertest.Require(t)
+	fromFile := installedVersion([]string{bin})
+	if fromFile == nil {
+		t.Fatalf("no version read from the package.json behind %s", bin)
+	}
+	r := &Runner{Command: []string{"node", bin}, Dir: t.TempDir(), Env: wranglertest.Env(t, "http://127.0.0.1:9/client/v4", "x", "y")}
+	fromCLI, err := r.Version(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fromFile.Equal(fromCLI) {
+		t.Fatalf("package.json says %s, wrangler --version says %s", fromFile, fromCLI)
+	}
+	if installedVersion([]string{"npx", "wrangler"}) != nil || installedVersion([]string{"/bin/sh"}) != nil {
+		t.Fatal("a command that is not an npm-installed wrangler must be asked")
 	}
 }

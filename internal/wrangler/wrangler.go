@@ -30,6 +30,7 @@ package wrangler
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -244,6 +245,11 @@ var semverRE = regexp.MustCompile(`\b(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\b`)
 // Version runs `wrangler --version` and parses the first version number it
 // prints.
 func (r *Runner) Version(ctx context.Context) (*version.Version, error) {
+	// Starting node to ask costs ~0.8 s, a lot on an incident's clock; an
+	// npm-installed wrangler states its version in its package.json.
+	if v := installedVersion(r.Command); v != nil {
+		return v, nil
+	}
 	res, err := r.run(ctx, "wrangler --version", "--version")
 	if err != nil {
 		return nil, err
@@ -257,6 +263,36 @@ func (r *Runner) Version(ctx context.Context) (*version.Version, error) {
 		return nil, &Error{Command: "wrangler --version", ExitCode: 0, Message: fmt.Sprintf("version %q: %v", m[1], err)}
 	}
 	return v, nil
+}
+
+// installedVersion reads the version of an npm-installed wrangler from its
+// package.json when the command is node_modules/.bin/wrangler (a link to
+// node_modules/wrangler/bin/wrangler.js); nil when that is not the case.
+func installedVersion(command []string) *version.Version {
+	if len(command) != 1 {
+		return nil
+	}
+	target, err := filepath.EvalSymlinks(command[0])
+	if err != nil || filepath.Base(target) != "wrangler.js" || filepath.Base(filepath.Dir(target)) != "bin" {
+		return nil
+	}
+	pkgDir := filepath.Dir(filepath.Dir(target))
+	data, err := os.ReadFile(filepath.Join(pkgDir, "package.json"))
+	if err != nil {
+		return nil
+	}
+	var pkg struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	}
+	if json.Unmarshal(data, &pkg) != nil || pkg.Name != "wrangler" {
+		return nil
+	}
+	v, err := version.NewVersion(pkg.Version)
+	if err != nil {
+		return nil
+	}
+	return v
 }
 
 // CheckVersion returns wrangler's version, or an error when it is older than
