@@ -66,6 +66,7 @@ type sandbox struct {
 	remote   string
 	env      []string
 	emu      *cfemu.Emulator
+	baseURL  string
 	lastOut  string
 	lastErr  string
 	lastCode int
@@ -127,6 +128,7 @@ func Run(ctx context.Context, o Options) (err error) {
 }
 
 func (s *sandbox) setup(baseURL string) error {
+	s.baseURL = baseURL
 	home := filepath.Join(s.root, "home")
 	bin := filepath.Join(s.root, "bin")
 	for _, d := range []string{home, bin, s.work} {
@@ -178,7 +180,7 @@ func (s *sandbox) setup(baseURL string) error {
 	for _, c := range [][]string{
 		{"init", "-q"},
 		{"add", "-A"},
-		{"commit", "-q", "-m", "chore: the demo worker", "-m", "Change-Category: normal"},
+		{"commit", "-q", "-m", "feat: the demo worker", "-m", "Change-Category: major"},
 		{"remote", "add", "origin", s.remote},
 		{"push", "-q", "origin", "main"},
 	} {

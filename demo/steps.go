@@ -50,6 +50,7 @@ if (res.status !== 200) {
 }
 console.log("smoke: /health answered 200");
 `,
+	"docs/rollouts/0001-first-release.md": "# First release of demo-worker\n\n1. Deploy with guard deploy. 2. Verify /health. 3. Roll back with guard rollback.\n",
 	"migrations/0001_init.sql": `-- Migration number: 0001
 CREATE TABLE notes (
   id INTEGER PRIMARY KEY,
@@ -99,16 +100,7 @@ func (s *sandbox) merge(branch string, number int) error {
 }
 
 func (s *sandbox) api() *cfapi.Client {
-	return cfapi.New(demoToken, cfemu.DefaultAccountID, cfapi.WithBaseURL(s.emuURL()))
-}
-
-func (s *sandbox) emuURL() string {
-	for _, kv := range s.env {
-		if v, ok := strings.CutPrefix(kv, "CLOUDFLARE_BASE_URL="); ok {
-			return v
-		}
-	}
-	return ""
+	return cfapi.New(demoToken, cfemu.DefaultAccountID, cfapi.WithBaseURL(s.baseURL))
 }
 
 // serving is the version the worker's newest deployment serves at 100%.
@@ -290,23 +282,55 @@ func steps() []step {
 				if len(records) != 1 {
 					return fmt.Errorf("want one emergency record, found %d", len(records))
 				}
-				fmt.Fprintf(s.o.Out, "     record: %s (due within 24 hours)\n", strings.TrimPrefix(records[0], s.work+string(filepath.Separator)))
-				return nil
+				rel := strings.TrimPrefix(records[0], s.work+string(filepath.Separator))
+				fmt.Fprintf(s.o.Out, "     record: %s (due within 24 hours)\n", rel)
+				// The record is documented and lands through a pull request,
+				// as the policy wants for every change.
+				content, err := os.ReadFile(records[0])
+				if err != nil {
+					return err
+				}
+				filled := strings.ReplaceAll(string(content), "TODO", "Documented in the demo: the refactor returned 500 on /health; reverted in a follow-up.")
+				if err := os.WriteFile(records[0], []byte(filled), 0o644); err != nil {
+					return err
+				}
+				if err := s.git(s.work, "switch", "-q", "-c", "record-rollback"); err != nil {
+					return err
+				}
+				if err := s.git(s.work, "add", rel); err != nil {
+					return err
+				}
+				if err := s.git(s.work, "commit", "-q", "-m", "docs: the rollback's emergency-change record"); err != nil {
+					return err
+				}
+				if err := s.git(s.work, "push", "-q", "origin", "record-rollback"); err != nil {
+					return err
+				}
+				if err := s.merge("record-rollback", 3); err != nil {
+					return err
+				}
+				return s.step(s.work, "guard changes", 0, "guard", []string{"changes"}, `documented`)
 			},
 		},
 		{
 			title: "Evidence for the policy's collectors",
-			say:   "merge-activity, deployments and branch-protection, each one deterministic JSON document\nwith its SHA-256 beside it.",
+			say:   "merge-activity, deployments and branch-protection, each one deterministic JSON document\nwith its SHA-256 beside it. The sandbox's first commit went straight to main before guard\nwas installed: merge-activity reports it as a direct push.",
 			run: func(s *sandbox) error {
 				out := filepath.Join(s.root, "evidence")
-				for _, c := range [][]string{
-					{"evidence", "merge-activity", "--since", "24h", "--out", out},
-					{"evidence", "deployments", "--since", "7d", "--out", out},
-					{"evidence", "branch-protection", "--out", out},
-				} {
-					if err := s.step(s.work, "guard "+strings.Join(c[:2], " ")+" --out evidence", 0, "guard", c); err != nil {
-						return err
-					}
+				if err := s.step(s.work, "guard evidence merge-activity --since 24h --out evidence", 0, "guard",
+					[]string{"evidence", "merge-activity", "--since", "24h", "--out", out}, `direct-push`, `4 changes`); err != nil {
+					return err
+				}
+				if err := s.step(s.work, "guard evidence deployments --since 7d --out evidence", 0, "guard",
+					[]string{"evidence", "deployments", "--since", "7d", "--out", out}, `3 deployments`); err != nil {
+					return err
+				}
+				if strings.Contains(s.lastErr, "guard: error:") {
+					return fmt.Errorf("the deployments evidence has findings: every deploy went through guard and the rollback is documented")
+				}
+				if err := s.step(s.work, "guard evidence branch-protection --out evidence", 0, "guard",
+					[]string{"evidence", "branch-protection", "--out", out}); err != nil {
+					return err
 				}
 				if err := s.step(s.work, "guard evidence verify evidence", 0, "guard", []string{"evidence", "verify", out}); err != nil {
 					return err

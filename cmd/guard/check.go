@@ -106,5 +106,5 @@ func (c *CheckCmd) Run(env *Env) error {
 // rangeExtras are the whole-range checks that pre-push and check share
 // beyond the commit rules.
 func rangeExtras(env *Env) []hooks.RangeCheck {
-	return []hooks.RangeCheck{hooks.MigrationsCheck}
+	return append([]hooks.RangeCheck{hooks.MigrationsCheck}, recordChecks()...)
 }

@@ -32,6 +32,9 @@ type CLI struct {
 	Deploy     DeployCmd     `cmd:"" help:"Deploy the worker: only origin's branch, through wrangler, recorded and verified."`
 	History    HistoryCmd    `cmd:"" help:"List the worker's deployments joined with guard's deploy records."`
 	Ledger     LedgerCmd     `cmd:"" help:"Deploy-ledger commands."`
+	Rollback   RollbackCmd   `cmd:"" help:"Roll the worker back to the last version verified good, and write the emergency-change record."`
+	Changes    ChangesCmd    `cmd:"" help:"List the emergency-change records: open, overdue or documented (GUARD_NOW overrides the clock)."`
+	Evidence   EvidenceCmd   `cmd:"" help:"Evidence for the policy's controls: merge activity, deployments, branch protection (JSON with SHA-256)."`
 	Emulator   EmulatorCmd   `cmd:"" hidden:"" help:"Serve the Cloudflare API emulator on loopback (end-to-end tests, demos)."`
 }
 

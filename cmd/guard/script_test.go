@@ -57,6 +57,12 @@ func setupScript(e *testscript.Env) error {
 		"LANG":                  "C.UTF-8",
 		"CI":                    "",
 		"GITHUB_EVENT_NAME":     "",
+		"GITHUB_EVENT_PATH":     "",
+		"GITHUB_STEP_SUMMARY":   "",
+		"GITHUB_TOKEN":          "",
+		"GITHUB_REPOSITORY":     "",
+		"GITHUB_API_URL":        "http://127.0.0.1:9",
+		"GITHUB_SERVER_URL":     "",
 		"CLOUDFLARE_API_TOKEN":  "",
 		"CLOUDFLARE_ACCOUNT_ID": "",
 		// Nothing reaches Cloudflare from a test: until a script starts the

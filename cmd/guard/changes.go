@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/guardcm/guard/config"
+	"github.com/guardcm/guard/hooks"
+	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/report"
+	"github.com/guardcm/guard/records"
+)
+
+// NowEnv names the clock override. GUARD_NOW, an RFC 3339 time, replaces
+// the system clock for guard's judgement of emergency-change records (open
+// or overdue) and for the opened time of the records guard writes. It is a
+// test and operations override — scripts put a record past its due time,
+// an operator asks what tomorrow's push will meet — and it is read here,
+// in cmd/guard, only: every package takes the clock as a parameter.
+const NowEnv = "GUARD_NOW"
+
+// guardClock returns the commands' clock: GUARD_NOW when set, else the
+// system clock.
+func guardClock() (func() time.Time, error) {
+	v := strings.TrimSpace(os.Getenv(NowEnv))
+	if v == "" {
+		return time.Now, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, fail.Usage(fmt.Errorf("%s=%q is not an RFC 3339 time (like 2026-11-02T10:00:00Z)", NowEnv, v),
+			"unset "+NowEnv+" to use the system clock")
+	}
+	return func() time.Time { return t }, nil
+}
+
+// recordChecks are the emergency-record range checks of pre-push and
+// guard check: overdue records hold back non-emergency pushes, and a
+// pushed emergency commit gets its record written.
+func recordChecks() []hooks.RangeCheck {
+	now, err := guardClock()
+	if err != nil {
+		return []hooks.RangeCheck{func(context.Context, *gitx.Repo, *config.Config, hooks.Range, *hooks.Result) ([]report.Finding, error) {
+			return nil, err
+		}}
+	}
+	return []hooks.RangeCheck{records.OverdueCheck(now), records.CommitRecordCheck(now)}
+}
+
+// ChangesCmd lists the emergency-change records and their state.
+type ChangesCmd struct {
+	Format string `help:"Output format: text or json (an array on stdout)." enum:"text,json" default:"text"`
+}
+
+// changeJSON is one record in --format json.
+type changeJSON struct {
+	File         string    `json:"file"`
+	State        string    `json:"state"`
+	Kind         string    `json:"kind"`
+	Opened       time.Time `json:"opened"`
+	Due          time.Time `json:"due"`
+	TODO         int       `json:"todo"`
+	TODOLines    []int     `json:"todo_lines"`
+	Worker       string    `json:"worker,omitempty"`
+	Env          string    `json:"env,omitempty"`
+	FromVersion  string    `json:"from_version,omitempty"`
+	ToVersion    string    `json:"to_version,omitempty"`
+	FromCommit   string    `json:"from_commit,omitempty"`
+	ToCommit     string    `json:"to_commit,omitempty"`
+	DeploymentID string    `json:"deployment_id,omitempty"`
+	Commit       string    `json:"commit,omitempty"`
+	Subject      string    `json:"subject,omitempty"`
+	Operator     string    `json:"operator,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+}
+
+// Run lists the records, oldest first.
+func (c *ChangesCmd) Run(env *Env) error {
+	repo, err := env.Repo()
+	if err != nil {
+		return err
+	}
+	cfg, err := env.Config()
+	if err != nil {
+		return err
+	}
+	clock, err := guardClock()
+	if err != nil {
+		return err
+	}
+	now := clock()
+	recs, probs, err := records.List(repo.Root, cfg.Rollback.RecordsDir)
+	if err != nil {
+		return fail.External(err)
+	}
+	if c.Format == "json" {
+		out := make([]changeJSON, 0, len(recs))
+		for _, r := range recs {
+			out = append(out, changeJSON{
+				File: r.Path, State: string(r.State(now)), Kind: r.Kind(), Opened: r.Opened, Due: r.Due,
+				TODO: len(r.TODO), TODOLines: r.TODO, Worker: r.Worker, Env: r.Env,
+				FromVersion: r.FromVersion, ToVersion: r.ToVersion, FromCommit: r.FromCommit, ToCommit: r.ToCommit,
+				DeploymentID: r.DeploymentID, Commit: r.Commit, Subject: r.Subject, Operator: r.Operator, Reason: r.Reason,
+			})
+		}
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return fail.External(err)
+		}
+	} else {
+		printChanges(env, cfg.Rollback.RecordsDir, recs, now)
+	}
+	for _, p := range probs {
+		fmt.Fprintf(env.Stderr, "guard: error: %v\n", p)
+	}
+	if len(probs) > 0 {
+		return fail.Usage(fmt.Errorf("%d emergency-change record(s) could not be read", len(probs)),
+			"fix the front matter at the line named; until then the record counts as undocumented")
+	}
+	return nil
+}
+
+func printChanges(env *Env, dir string, recs []*records.Record, now time.Time) {
+	if len(recs) == 0 {
+		fmt.Fprintf(env.Stderr, "guard: no emergency-change records in %s\n", dir)
+		return
+	}
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATE\tOPENED\tDUE\tTODO\tFILE\tCHANGE")
+	counts := map[records.State]int{}
+	for _, r := range recs {
+		st := r.State(now)
+		counts[st]++
+		what := ""
+		switch r.Kind() {
+		case records.KindRollback:
+			what = fmt.Sprintf("rollback of %s to %s", r.Worker, records.ShortVersion(r.ToVersion))
+		default:
+			what = fmt.Sprintf("commit %s %s", records.ShortCommit(r.Commit), r.Subject)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", st, r.Opened.Format(time.RFC3339), r.Due.Format(time.RFC3339), len(r.TODO), r.Path, what)
+	}
+	tw.Flush()
+	fmt.Fprintf(env.Stderr, "guard: %d record(s): %d open, %d overdue, %d documented\n",
+		len(recs), counts[records.StateOpen], counts[records.StateOverdue], counts[records.StateDocumented])
+	if counts[records.StateOverdue] > 0 {
+		fmt.Fprintln(env.Stderr, "guard: hint: overdue records hold back every non-emergency push: replace their TODOs and commit them")
+	}
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/guardcm/guard/deploy"
+	"github.com/guardcm/guard/evidence"
+	"github.com/guardcm/guard/internal/cfapi"
+	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/internal/report"
+	"github.com/guardcm/guard/ledger"
+)
+
+// EvidenceCmd groups the policy's evidence collectors.
+type EvidenceCmd struct {
+	MergeActivity    EvidenceMergeActivityCmd    `cmd:"" name:"merge-activity" help:"Every change that reached the remote branch in the period: merges, squash merges and direct pushes, with categories, reviews and emergency records (daily; A.8.25, A.8.32)."`
+	Deployments      EvidenceDeploymentsCmd      `cmd:"" help:"Every deployment and rollback of the worker in the period, from the Cloudflare API joined with guard's records (weekly; A.5.8, A.8.32)."`
+	BranchProtection EvidenceBranchProtectionCmd `cmd:"" name:"branch-protection" help:"What guard enforces in this clone and, with GITHUB_TOKEN, GitHub's protection of the branch (daily; A.8.19, A.8.25, A.8.31)."`
+	Verify           EvidenceVerifyCmd           `cmd:"" help:"Re-check the SHA-256 of every evidence document in a folder."`
+}
+
+// EvidenceMergeActivityCmd is guard evidence merge-activity.
+type EvidenceMergeActivityCmd struct {
+	Since   string `default:"24h" help:"Length of the period ending now (24h, 7d, 2w, 1d12h)." placeholder:"DURATION"`
+	Out     string `help:"Write the document and its .sha256 into this folder, never overwriting; default: print the document on stdout." placeholder:"DIR"`
+	NoFetch bool   `help:"Read the last fetched remote branch instead of fetching it first."`
+}
+
+// EvidenceDeploymentsCmd is guard evidence deployments.
+type EvidenceDeploymentsCmd struct {
+	Since   string `default:"7d" help:"Length of the period ending now (24h, 7d, 2w)." placeholder:"DURATION"`
+	Out     string `help:"Write the document and its .sha256 into this folder, never overwriting; default: print the document on stdout." placeholder:"DIR"`
+	Env     string `help:"The wrangler environment whose worker to report." placeholder:"ENV"`
+	Config  string `help:"The wrangler configuration file (as for guard deploy)." placeholder:"FILE"`
+	NoFetch bool   `help:"Do not fetch the remote branch and the team's deploy records first."`
+}
+
+// EvidenceBranchProtectionCmd is guard evidence branch-protection.
+type EvidenceBranchProtectionCmd struct {
+	Out string `help:"Write the document and its .sha256 into this folder, never overwriting; default: print the document on stdout." placeholder:"DIR"`
+}
+
+// EvidenceVerifyCmd is guard evidence verify.
+type EvidenceVerifyCmd struct {
+	Dir string `arg:"" help:"The evidence folder (searched recursively)." placeholder:"DIR"`
+}
+
+// evidenceNow is the collectors' clock: guardClock (GUARD_NOW when set,
+// so tests and re-runs produce the same document, else the system clock).
+func evidenceNow() (time.Time, error) {
+	now, err := guardClock()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return now().UTC(), nil
+}
+
+func evidencePeriod(since string) (evidence.Period, time.Time, error) {
+	d, err := evidence.ParseSince(since)
+	if err != nil {
+		return evidence.Period{}, time.Time{}, fail.Usage(fmt.Errorf("--since: %w", err))
+	}
+	now, err := evidenceNow()
+	if err != nil {
+		return evidence.Period{}, time.Time{}, err
+	}
+	return evidence.NewPeriod(now, d), now, nil
+}
+
+func generator() string { return "guard " + Version }
+
+// emitEvidence prints or publishes a document and reports its findings on
+// stderr. Findings are the evidence, not a failure of the collection: the
+// exit status is 0 once the document is out.
+func emitEvidence(env *Env, doc *evidence.Document, subject, out string) error {
+	data, err := evidence.Encode(doc)
+	if err != nil {
+		return fail.External(err)
+	}
+	if out == "" {
+		if _, err := env.Stdout.Write(data); err != nil {
+			return fail.External(err)
+		}
+	} else {
+		w, err := evidence.Write(out, evidence.FileName(doc, subject), data)
+		if errors.Is(err, evidence.ErrExists) {
+			return fail.Refused(err, "evidence is never overwritten: keep the existing document, or write into another folder")
+		}
+		if err != nil {
+			return fail.External(err)
+		}
+		fmt.Fprintf(env.Stderr, "guard: wrote %s and %s\n", w.Path, filepath.Base(w.DigestPath))
+		fmt.Fprintln(env.Stdout, w.Path)
+	}
+	if err := report.Write(env.Stderr, report.FormatText, doc.Findings); err != nil {
+		return fail.External(err)
+	}
+	fmt.Fprintf(env.Stderr, "guard: %s %s..%s: %s, %s\n", doc.Collector,
+		doc.Period.From.Format(time.RFC3339), doc.Period.To.Format(time.RFC3339), countItems(doc), countFindings(doc.Findings))
+	return nil
+}
+
+func countItems(doc *evidence.Document) string {
+	switch items := doc.Items.(type) {
+	case []evidence.Change:
+		return plural(len(items), "change")
+	case []evidence.Deployment:
+		return plural(len(items), "deployment")
+	}
+	return "1 snapshot"
+}
+
+func countFindings(fs []report.Finding) string {
+	errs := 0
+	for _, f := range fs {
+		if f.Severity == report.SeverityError {
+			errs++
+		}
+	}
+	s := plural(len(fs), "finding")
+	if errs > 0 {
+		s += " (" + plural(errs, "error") + ")"
+	}
+	return s
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// Run collects the merge activity.
+func (c *EvidenceMergeActivityCmd) Run(env *Env) error {
+	repo, err := env.Repo()
+	if err != nil {
+		return err
+	}
+	cfg, err := env.Config()
+	if err != nil {
+		return err
+	}
+	period, now, err := evidencePeriod(c.Since)
+	if err != nil {
+		return err
+	}
+	doc, err := evidence.MergeActivity(env.Ctx, evidence.MergeOptions{
+		Repo: repo, Config: cfg, Period: period, Now: now, Generator: generator(),
+		Fetch: !c.NoFetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
+	})
+	if err != nil {
+		return fail.External(err)
+	}
+	warnSources(env, doc)
+	return emitEvidence(env, doc, "", c.Out)
+}
+
+// Run collects the deployments.
+func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
+	repo, err := env.Repo()
+	if err != nil {
+		return err
+	}
+	cfg, err := env.Config()
+	if err != nil {
+		return err
+	}
+	period, now, err := evidencePeriod(c.Since)
+	if err != nil {
+		return err
+	}
+	token := os.Getenv("CLOUDFLARE_API_TOKEN")
+	if token == "" {
+		return deploy.TokenMissing()
+	}
+	wcfg := c.Config
+	if wcfg != "" && !filepath.IsAbs(wcfg) {
+		if wcfg, err = filepath.Abs(wcfg); err != nil {
+			return fail.Usage(err)
+		}
+	}
+	t, err := deploy.ResolveTarget(repo.Root, cfg, wcfg, c.Env, os.Getenv("CLOUDFLARE_ACCOUNT_ID"))
+	if err != nil {
+		return err
+	}
+	doc, err := evidence.Deployments(env.Ctx, evidence.DeploymentOptions{
+		Repo: repo, Config: cfg, Period: period, Now: now, Generator: generator(),
+		Worker: t.Worker, Env: c.Env, Account: t.Account,
+		API:    cfapi.New(token, t.Account),
+		Ledger: ledger.Open(ledger.DefaultPath(repo)),
+		Fetch:  !c.NoFetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
+	})
+	if err != nil {
+		return fail.External(err, "check CLOUDFLARE_API_TOKEN and the network: the deployments evidence needs the Cloudflare API")
+	}
+	warnSources(env, doc)
+	return emitEvidence(env, doc, t.Worker, c.Out)
+}
+
+// Run collects the branch protection.
+func (c *EvidenceBranchProtectionCmd) Run(env *Env) error {
+	repo, err := env.Repo()
+	if err != nil {
+		return err
+	}
+	cfg, err := env.Config()
+	if err != nil {
+		return err
+	}
+	now, err := evidenceNow()
+	if err != nil {
+		return err
+	}
+	o := evidence.ProtectionOptions{Repo: repo, Config: cfg, Now: now, Generator: generator()}
+	if token := os.Getenv("GITHUB_TOKEN"); token != "" {
+		host, owner, name, err := githubRepository(env, cfg.Remote)
+		if err != nil {
+			return err
+		}
+		o.Host, o.Owner, o.Name = host, owner, name
+		o.GitHub = &evidence.GitHub{BaseURL: githubAPIURL(host), Token: token}
+	}
+	doc, err := evidence.BranchProtection(env.Ctx, o)
+	if err != nil {
+		var ge *evidence.GitHubError
+		if errors.As(err, &ge) && ge.Hint() != "" {
+			return fail.External(err, ge.Hint())
+		}
+		return fail.External(err)
+	}
+	warnSources(env, doc)
+	return emitEvidence(env, doc, "", c.Out)
+}
+
+// githubRepository names the repository on GitHub: GITHUB_REPOSITORY (set
+// in GitHub Actions) or the remote's URL.
+func githubRepository(env *Env, remote string) (host, owner, name string, err error) {
+	if v := os.Getenv("GITHUB_REPOSITORY"); v != "" {
+		owner, name, err := evidence.ParseRepository(v)
+		if err != nil {
+			return "", "", "", fail.Usage(err)
+		}
+		host := "github.com"
+		if s := os.Getenv("GITHUB_SERVER_URL"); s != "" {
+			if r, err := evidence.ParseRemoteURL(strings.TrimRight(s, "/") + "/x/y"); err == nil {
+				host = r.Host
+			}
+		}
+		return host, owner, name, nil
+	}
+	repo, err := env.Repo()
+	if err != nil {
+		return "", "", "", err
+	}
+	u, ok, err := repo.ConfigValue(env.Ctx, "remote."+remote+".url")
+	if err != nil {
+		return "", "", "", fail.External(err)
+	}
+	if !ok {
+		return "", "", "", fail.Usage(fmt.Errorf("remote %q has no URL", remote), "set GITHUB_REPOSITORY=owner/repo, or add the remote")
+	}
+	r, err := evidence.ParseRemoteURL(u)
+	if err != nil {
+		return "", "", "", fail.Usage(err, "set GITHUB_REPOSITORY=owner/repo")
+	}
+	return r.Host, r.Owner, r.Name, nil
+}
+
+// githubAPIURL is GITHUB_API_URL, else the API of the repository's host:
+// api.github.com for github.com, https://HOST/api/v3 for GitHub Enterprise
+// Server.
+func githubAPIURL(host string) string {
+	if v := strings.TrimSpace(os.Getenv("GITHUB_API_URL")); v != "" {
+		return v
+	}
+	if host == "" || host == "github.com" {
+		return evidence.DefaultGitHubAPI
+	}
+	return "https://" + host + "/api/v3"
+}
+
+// warnSources prints what a collector could not read as warnings.
+func warnSources(env *Env, doc *evidence.Document) {
+	for _, s := range doc.Sources {
+		if s.Warning {
+			fmt.Fprintf(env.Stderr, "guard: warning: %s %s: %s\n", s.Kind, s.Name, s.Note)
+		}
+	}
+}
+
+// Run verifies every digest under the folder.
+func (c *EvidenceVerifyCmd) Run(env *Env) error {
+	res, err := evidence.Verify(c.Dir)
+	if err != nil {
+		return fail.Usage(err)
+	}
+	for _, p := range res.Problems {
+		fmt.Fprintf(env.Stderr, "guard: error: %s\n", filepath.Join(c.Dir, filepath.FromSlash(p.File))+": "+p.Message)
+	}
+	if len(res.Problems) > 0 {
+		return fail.AlreadyReported(fail.KindRefused, fmt.Sprintf("%s in %s failed verification (%s verified)",
+			plural(len(res.Problems), "evidence file"), c.Dir, plural(len(res.Verified), "document")))
+	}
+	if len(res.Verified) == 0 {
+		return fail.Refused(fmt.Errorf("%s holds no evidence document with a digest", c.Dir))
+	}
+	fmt.Fprintf(env.Stderr, "guard: %s in %s verified\n", plural(len(res.Verified), "document"), c.Dir)
+	return nil
+}

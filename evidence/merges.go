@@ -1,0 +1,383 @@
+package evidence
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/guardcm/guard/config"
+	"github.com/guardcm/guard/hooks"
+	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/report"
+	"github.com/guardcm/guard/policy"
+	"github.com/guardcm/guard/records"
+)
+
+// Kinds of change that reach the branch.
+const (
+	KindMerge      = "merge"       // a merge commit (a pull request's, or a local merge pushed)
+	KindSquash     = "squash"      // a single-parent commit whose subject ends "(#N)"
+	KindDirectPush = "direct-push" // a single-parent commit without a pull-request number
+)
+
+// Rule ids of the collectors' findings.
+const (
+	RuleDirectPush            = "direct-push"
+	RuleEmergencyNoRecord     = "emergency-without-record"
+	RuleEmergencyOverdue      = records.RuleOverdue
+	RuleOutsideDeploy         = "outside-deploy"
+	RuleCommitNotOnBranch     = "commit-not-on-branch"
+	RuleRollbackWithoutRecord = "rollback-without-record"
+	RuleNoBranchProtection    = "no-branch-protection"
+	RuleNoRequiredReviews     = "no-required-reviews"
+	RuleNoRequiredChecks      = "no-required-checks"
+	RuleAdminsBypass          = "admins-bypass"
+	RuleForcePushAllowed      = "force-push-allowed"
+	RuleHooksNotInstalled     = "hooks-not-installed"
+	RuleBranchNotProtected    = "branch-not-protected-locally"
+	RuleProviderNotChecked    = "provider-not-checked"
+)
+
+// Review trailers recorded for each change.
+var reviewTrailers = []string{"Reviewed-by", "Approved-by"}
+
+// Change is one change that reached the branch: a first-parent commit.
+type Change struct {
+	Commit string `json:"commit"`
+	// Kind is KindMerge, KindSquash or KindDirectPush.
+	Kind string `json:"kind"`
+	// PullRequest is the number from the subject, 0 when there is none.
+	PullRequest int    `json:"pull_request,omitempty"`
+	Subject     string `json:"subject"`
+	// Author is the first-parent commit's author: for a merge, who merged.
+	Author string `json:"author"`
+	// Time is the commit time (UTC): when it was committed on the branch
+	// (git records no push time).
+	Time time.Time `json:"time"`
+	// Categories are the distinct categories of Commits, in the policy's
+	// order (standard, normal, major, emergency, unknown).
+	Categories []string `json:"categories"`
+	// Commits are the non-merge commits the change brought, oldest first
+	// (for a single-parent change, the commit itself).
+	Commits []ChangeCommit `json:"commits"`
+	// Reviews are the Reviewed-by and Approved-by trailers of the change's
+	// commit and of the commits it brought, in that order.
+	Reviews []Review `json:"reviews"`
+	// Emergency lists each emergency commit with its record's state.
+	Emergency []EmergencyChange `json:"emergency"`
+}
+
+// ChangeCommit is one commit a change brought.
+type ChangeCommit struct {
+	Commit  string    `json:"commit"`
+	Subject string    `json:"subject"`
+	Author  string    `json:"author"`
+	Time    time.Time `json:"time"`
+	// Category is the effective category: the declared one, or the
+	// inferred one when the trailer is missing, invalid or understated
+	// (a finding says which).
+	Category string `json:"category"`
+	// Declared is the Change-Category trailer's value as written, "" when
+	// there is none.
+	Declared string `json:"declared"`
+}
+
+// Review is one review trailer.
+type Review struct {
+	Trailer string `json:"trailer"`
+	Value   string `json:"value"`
+	Commit  string `json:"commit"`
+}
+
+// EmergencyChange is an emergency commit and the state of its
+// emergency-change record.
+type EmergencyChange struct {
+	Commit string `json:"commit"`
+	// Record is the record's repository-relative path, "" when none names
+	// the commit.
+	Record string `json:"record"`
+	// State is the record's state (open, overdue, documented) or
+	// RecordMissing.
+	State string `json:"state"`
+	// Due is when the record must be documented (the record's due time, or
+	// the commit time + 24 h when there is no record).
+	Due time.Time `json:"due"`
+}
+
+// MergeOptions are the inputs of MergeActivity.
+type MergeOptions struct {
+	Repo   *gitx.Repo
+	Config *config.Config
+	Period Period
+	// Now is the clock (record states are judged at Now).
+	Now       time.Time
+	Generator string
+	// Fetch updates <remote>/<branch> first, bounded by FetchTimeout; a
+	// failure is noted in the document's sources, not fatal.
+	Fetch        bool
+	FetchTimeout time.Duration
+	// Records reads the emergency-change records; nil means ReadRecords.
+	Records RecordReader
+}
+
+var (
+	mergeSubject  = regexp.MustCompile(`^Merge pull request #([0-9]+) from `)
+	squashSubject = regexp.MustCompile(`\(#([0-9]+)\)$`)
+)
+
+// PullRequestNumber reads the pull-request number from a first-parent
+// commit's subject: GitHub's merge commit ("Merge pull request #N from
+// ...") for merges, the "(#N)" suffix GitHub adds to squash merges for
+// single-parent commits. 0 when there is none.
+func PullRequestNumber(subject string, merge bool) int {
+	re := squashSubject
+	if merge {
+		re = mergeSubject
+	}
+	m := re.FindStringSubmatch(strings.TrimSpace(subject))
+	if m == nil {
+		return 0
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return n
+}
+
+// MergeActivity lists every change that reached <remote>/<branch> in the
+// period by walking its first-parent history, with the categories of the
+// commits each brought, their review trailers and, for emergency commits,
+// the state of their records. Direct pushes (first-parent commits without
+// a pull-request number) to a protected branch are findings: errors, or
+// notices when every commit pushed is an emergency change (the policy lets
+// those go first). Changes are in first-parent order, oldest first.
+func MergeActivity(ctx context.Context, o MergeOptions) (*Document, error) {
+	repo, cfg := o.Repo, o.Config
+	doc := newDocument(CollectorMergeActivity, o.Period, o.Now, o.Generator)
+	ref := "refs/remotes/" + cfg.Remote + "/" + cfg.Branch
+	short := cfg.Remote + "/" + cfg.Branch
+
+	note := ""
+	if o.Fetch {
+		if err := fetchBranch(ctx, repo, cfg.Remote, cfg.Branch, o.FetchTimeout); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			note = "not fetched, read as last fetched: " + redactURLs(err.Error())
+		}
+	}
+	tip, ok, err := repo.ResolveCommit(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s does not exist in this clone (fetch it with 'git fetch %s %s')", short, cfg.Remote, cfg.Branch)
+	}
+	doc.Sources = append(doc.Sources, Source{Kind: "git", Name: short, Revision: tip, Note: note, Warning: note != ""})
+
+	reader := o.Records
+	if reader == nil {
+		reader = ReadRecords
+	}
+	recs, probs, recSource, err := reader(ctx, repo, cfg, ref)
+	if err != nil {
+		return nil, err
+	}
+	doc.Sources = append(doc.Sources, recSource)
+	doc.Findings = append(doc.Findings, invalidRecordFindings(probs)...)
+
+	commits, err := repo.Log(ctx, "--first-parent",
+		"--since="+o.Period.From.UTC().Format(time.RFC3339), "--until="+o.Period.To.UTC().Format(time.RFC3339), tip)
+	if err != nil {
+		return nil, err
+	}
+	commentChar, _, err := repo.ConfigValue(ctx, "core.commentChar")
+	if err != nil {
+		return nil, err
+	}
+	protected := cfg.IsProtected(cfg.Branch)
+	changes := []Change{}
+	for i := range commits {
+		c := &commits[i]
+		t, err := parseGitTime(c.CommitTime)
+		if err != nil {
+			return nil, fmt.Errorf("commit %s: %w", c.Short(), err)
+		}
+		if !o.Period.Contains(t) {
+			continue
+		}
+		ch, fs, err := describeChange(ctx, repo, cfg, c, t, commentChar)
+		if err != nil {
+			return nil, err
+		}
+		doc.Findings = append(doc.Findings, fs...)
+		for _, cc := range ch.Commits {
+			if cc.Category != policy.Emergency.String() {
+				continue
+			}
+			ec, f := emergencyState(recs, cc, o.Now)
+			ch.Emergency = append(ch.Emergency, ec)
+			if f != nil {
+				doc.Findings = append(doc.Findings, *f)
+			}
+		}
+		if ch.PullRequest == 0 && protected {
+			doc.Findings = append(doc.Findings, directPushFinding(ch, cfg.Branch))
+		}
+		changes = append(changes, ch)
+	}
+	doc.Items = changes
+	return doc, nil
+}
+
+func parseGitTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("unreadable commit time %q", s)
+	}
+	return t.UTC(), nil
+}
+
+// describeChange reads one first-parent commit and the commits it brought.
+func describeChange(ctx context.Context, repo *gitx.Repo, cfg *config.Config, c *gitx.Commit, t time.Time, commentChar string) (Change, []report.Finding, error) {
+	ch := Change{
+		Commit:     c.Hash,
+		Subject:    c.Subject,
+		Author:     c.AuthorEmail,
+		Time:       t,
+		Categories: []string{},
+		Commits:    []ChangeCommit{},
+		Reviews:    []Review{},
+		Emergency:  []EmergencyChange{},
+	}
+	merge := c.IsMerge()
+	ch.PullRequest = PullRequestNumber(c.Subject, merge)
+	switch {
+	case merge:
+		ch.Kind = KindMerge
+	case ch.PullRequest > 0:
+		ch.Kind = KindSquash
+	default:
+		ch.Kind = KindDirectPush
+	}
+	r := hooks.Range{Head: c.Hash}
+	if len(c.Parents) > 0 {
+		r.Exclude = []string{c.Parents[0]}
+		r.Base = c.Parents[0]
+	}
+	res, err := hooks.CheckRange(ctx, repo, cfg, r)
+	if err != nil {
+		return ch, nil, fmt.Errorf("commit %s: %w", c.Short(), err)
+	}
+	ch.Reviews = append(ch.Reviews, reviews(c.Hash, c.Message, commentChar)...)
+	seen := map[string]bool{}
+	for i := range res.Commits {
+		bc := &res.Commits[i]
+		if bc.IsMerge() {
+			continue
+		}
+		bt, err := parseGitTime(bc.CommitTime)
+		if err != nil {
+			return ch, nil, fmt.Errorf("commit %s: %w", bc.Short(), err)
+		}
+		msg := policy.ParseMessage(bc.Message, commentChar)
+		declared := ""
+		for _, tr := range msg.Trailers() {
+			if strings.EqualFold(tr.Key, policy.TrailerKey) {
+				declared = tr.Value
+			}
+		}
+		cat := policy.Unknown
+		if v, ok := res.Category[bc.Hash]; ok {
+			cat = v
+		}
+		ch.Commits = append(ch.Commits, ChangeCommit{
+			Commit: bc.Hash, Subject: bc.Subject, Author: bc.AuthorEmail, Time: bt,
+			Category: cat.String(), Declared: declared,
+		})
+		seen[cat.String()] = true
+		if bc.Hash != c.Hash {
+			ch.Reviews = append(ch.Reviews, reviews(bc.Hash, bc.Message, commentChar)...)
+		}
+	}
+	for _, cat := range []policy.Category{policy.Standard, policy.Normal, policy.Major, policy.Emergency, policy.Unknown} {
+		if seen[cat.String()] {
+			ch.Categories = append(ch.Categories, cat.String())
+		}
+	}
+	return ch, res.Findings, nil
+}
+
+// reviews returns the review trailers of a message, in order.
+func reviews(hash string, message []byte, commentChar string) []Review {
+	var out []Review
+	for _, tr := range policy.ParseMessage(message, commentChar).Trailers() {
+		for _, k := range reviewTrailers {
+			if strings.EqualFold(tr.Key, k) {
+				out = append(out, Review{Trailer: k, Value: tr.Value, Commit: hash})
+			}
+		}
+	}
+	return out
+}
+
+func directPushFinding(ch Change, branch string) report.Finding {
+	allEmergency := len(ch.Commits) > 0
+	for _, c := range ch.Commits {
+		if c.Category != policy.Emergency.String() {
+			allEmergency = false
+		}
+	}
+	what := "commit without a pull request"
+	if ch.Kind == KindMerge {
+		what = "merge commit without a pull-request number (merged locally and pushed)"
+	}
+	f := report.Finding{
+		Rule: RuleDirectPush, Severity: report.SeverityError, Commit: shortHash(ch.Commit), Subject: ch.Subject,
+		Message: fmt.Sprintf("%s on protected branch %q, by %s: the policy requires a reviewed pull request", what, branch, ch.Author),
+		Fix:     "review the change after the fact in a pull request, and enable branch protection so it cannot happen again",
+	}
+	if allEmergency {
+		f.Severity = report.SeverityNotice
+		f.Message = fmt.Sprintf("emergency change pushed directly to protected branch %q by %s: allowed, its record must document it within 24 hours", branch, ch.Author)
+		f.Fix = ""
+	}
+	return f
+}
+
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// emergencyState finds the record of an emergency commit and judges it at
+// now.
+func emergencyState(recs []*records.Record, c ChangeCommit, now time.Time) (EmergencyChange, *report.Finding) {
+	rec := records.ForCommit(recs, c.Commit)
+	if rec == nil {
+		due := recordDue(c.Time)
+		ec := EmergencyChange{Commit: c.Commit, State: RecordMissing, Due: due}
+		sev := report.SeverityWarning
+		msg := fmt.Sprintf("emergency change without an emergency-change record; it must be documented by %s", due.Format(time.RFC3339))
+		if now.After(due) {
+			sev = report.SeverityError
+			msg = fmt.Sprintf("emergency change without an emergency-change record, due %s", due.Format(time.RFC3339))
+		}
+		return ec, &report.Finding{Rule: RuleEmergencyNoRecord, Severity: sev, Commit: shortHash(c.Commit), Subject: c.Subject,
+			Message: msg, Fix: "push the record guard wrote for the commit (or write one in the emergency-changes folder) once it is filled in"}
+	}
+	state := string(rec.State(now))
+	ec := EmergencyChange{Commit: c.Commit, Record: rec.Path, State: state, Due: rec.Due.UTC()}
+	if state == string(records.StateOverdue) {
+		return ec, &report.Finding{Rule: RuleEmergencyOverdue, Severity: report.SeverityError, File: rec.Path, Commit: shortHash(c.Commit), Subject: c.Subject,
+			Message: fmt.Sprintf("emergency-change record still has %d TODO line(s) past its due time %s", len(rec.TODO), rec.Due.UTC().Format(time.RFC3339)),
+			Fix:     "replace every TODO in the record, commit it and push it"}
+	}
+	return ec, nil
+}

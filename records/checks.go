@@ -1,0 +1,136 @@
+package records
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/guardcm/guard/config"
+	"github.com/guardcm/guard/hooks"
+	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/report"
+	"github.com/guardcm/guard/policy"
+)
+
+// Rule IDs of the record checks.
+const (
+	RuleOverdue = "emergency-record-overdue"
+	RuleInvalid = "emergency-record-invalid"
+	RuleWritten = "emergency-record-written"
+)
+
+// OverdueCheck is the range check that holds back every push (and CI run)
+// bringing a non-emergency commit while an emergency-change record is
+// overdue: the policy's 24-hour documentation deadline has teeth. Emergency
+// pushes pass, so an incident is never blocked by paperwork. Severity is
+// error, or warning with [pre_push] overdue_records = "warn". A record
+// that does not parse counts as undocumented, with its located error.
+// Records are read from the working tree, where they are written and
+// filled in.
+//
+// One check value reports each record once, however many refs a push
+// updates.
+func OverdueCheck(now func() time.Time) hooks.RangeCheck {
+	reported := false
+	return func(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r hooks.Range, res *hooks.Result) ([]report.Finding, error) {
+		if res == nil || len(res.Commits) == 0 || res.AllEmergency || reported {
+			return nil, nil
+		}
+		reported = true
+		recs, probs, err := List(repo.Root, cfg.Rollback.RecordsDir)
+		if err != nil {
+			return nil, err
+		}
+		sev := report.SeverityError
+		if cfg.PrePush.OverdueRecords == "warn" {
+			sev = report.SeverityWarning
+		}
+		t := now()
+		var out []report.Finding
+		for _, rec := range recs {
+			if rec.State(t) != StateOverdue {
+				continue
+			}
+			out = append(out, report.Finding{
+				Rule: RuleOverdue, Severity: sev, File: rec.Path, Line: firstOr(rec.TODO),
+				Message: fmt.Sprintf("emergency-change record overdue since %s (opened %s, %d TODO left): until it is documented only emergency changes may be pushed",
+					rec.Due.Format(time.RFC3339), rec.Opened.Format(time.RFC3339), len(rec.TODO)),
+				Fix: fmt.Sprintf("replace every TODO in %s, commit it and push it (with this change or before it); 'guard changes' lists the records", rec.Path),
+			})
+		}
+		for _, p := range probs {
+			f := report.Finding{Rule: RuleInvalid, Severity: sev, Message: p.Error(),
+				Fix: "fix the record's front matter (see 'guard changes'); until it parses it counts as undocumented"}
+			var pe *ParseError
+			if errors.As(p, &pe) {
+				f.File, f.Line, f.Message = pe.File, pe.Line, pe.Msg
+			}
+			out = append(out, f)
+		}
+		return out, nil
+	}
+}
+
+func firstOr(xs []int) int {
+	if len(xs) == 0 {
+		return 0
+	}
+	return xs[0]
+}
+
+// CommitRecordCheck writes a record for every pushed emergency commit that
+// has none yet, and reports each one written as a notice. It acts only on
+// a push to a branch (r.Branch set: the pre-push hook; `guard check` in CI
+// has none and writes nothing), and not when the range is refused anyway.
+// The record is a new untracked file for the user to fill in and commit;
+// the push goes on.
+func CommitRecordCheck(now func() time.Time) hooks.RangeCheck {
+	return func(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r hooks.Range, res *hooks.Result) ([]report.Finding, error) {
+		if r.Branch == "" || res == nil || report.HasErrors(res.Findings) {
+			return nil, nil
+		}
+		var emergency []gitx.Commit
+		for _, c := range res.Commits {
+			if res.Category[c.Hash] == policy.Emergency {
+				emergency = append(emergency, c)
+			}
+		}
+		if len(emergency) == 0 {
+			return nil, nil
+		}
+		recs, _, err := List(repo.Root, cfg.Rollback.RecordsDir)
+		if err != nil {
+			return nil, err
+		}
+		operator, _, _ := repo.ConfigValue(ctx, "user.email")
+		var out []report.Finding
+		for _, c := range emergency {
+			if ForCommit(recs, c.Hash) != nil {
+				continue
+			}
+			t := now()
+			rec := NewCommit(t)
+			rec.Commit, rec.Subject, rec.Operator = c.Hash, c.Subject, operator
+			var events []Event
+			if ct, err := time.Parse(time.RFC3339, c.CommitTime); err == nil {
+				events = append(events, Event{ct, fmt.Sprintf("commit %s %q by %s", c.Short(), c.Subject, c.AuthorEmail)})
+			}
+			who := operator
+			if who == "" {
+				who = "(no git user.email)"
+			}
+			events = append(events, Event{t, fmt.Sprintf("pushed to %s by %s as an emergency change", r.Branch, who)})
+			if _, err := Create(repo.Root, cfg.Rollback.RecordsDir, rec, events); err != nil {
+				return nil, err
+			}
+			recs = append(recs, rec)
+			out = append(out, report.Finding{
+				Rule: RuleWritten, Severity: report.SeverityNotice, File: rec.Path, Commit: c.Short(), Subject: c.Subject,
+				Message: fmt.Sprintf("emergency change: wrote its change record (a new, untracked file); document it by %s", rec.Due.Format(time.RFC3339)),
+				Fix:     fmt.Sprintf("replace every TODO, then: git add %s && git commit -m 'Document emergency change %s'", rec.Path, c.Short()),
+			})
+		}
+		return out, nil
+	}
+}
