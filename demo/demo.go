@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/guardcm/guard/internal/cfemu"
-	"github.com/guardcm/guard/internal/proc"
 )
 
 // Options configure a demo run.
@@ -147,7 +146,8 @@ func (s *sandbox) setup(baseURL string) error {
 	if err := os.WriteFile(gitconfig, []byte("[init]\n\tdefaultBranch = main\n[user]\n\tname = Dana Developer\n\temail = dana@example.com\n[advice]\n\tdetachedHead = false\n"), 0o644); err != nil {
 		return err
 	}
-	s.env = proc.Env(
+	s.env = append(sandboxEnviron(),
+		"GUARD=1",
 		"HOME="+home,
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"GIT_CONFIG_NOSYSTEM=1",
@@ -287,6 +287,19 @@ func (s *sandbox) step(dir string, display string, code int, name string, args [
 	}
 	s.show(display)
 	return s.expect(code, patterns...)
+}
+
+// sandboxEnviron is the caller's environment without git's own variables
+// (GIT_DIR, GIT_AUTHOR_DATE, ... set by a hook or a test harness), which
+// would reach into the sandbox's repositories.
+func sandboxEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GIT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 func writeTree(root string, files map[string]string) error {

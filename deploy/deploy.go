@@ -277,7 +277,7 @@ func (d *deployer) run(ctx context.Context) error {
 		return fail.Usage(err)
 	}
 	if o.RollbackOnFail && o.Rollback == nil {
-		return fail.Usage(errors.New("--rollback-on-fail: automatic rollback is not available in this build (guard rollback has not landed yet)"),
+		return fail.Usage(errors.New("--rollback-on-fail: no rollback handler is wired into this deploy"),
 			"deploy without --rollback-on-fail; if verification fails guard prints the rollback command to run")
 	}
 	if o.Token == "" {
