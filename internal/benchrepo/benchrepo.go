@@ -52,7 +52,7 @@ func New(tb testing.TB, files int) (dir string, env []string) {
 			tb.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(home, ".gitconfig"), []byte("[init]\n\tdefaultBranch = main\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(home, ".gitconfig"), []byte("[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n[maintenance]\n\tauto = false\n"), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	env = Env(home)
