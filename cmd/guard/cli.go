@@ -5,6 +5,7 @@ import (
 	"github.com/alecthomas/kong"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 
 	"github.com/guardcm/guard/config"
@@ -12,8 +13,16 @@ import (
 	"github.com/guardcm/guard/internal/gitx"
 )
 
-// Version is guard's version, set at build time with -ldflags.
-var Version = "dev"
+// Version is guard's version: set at build time with -ldflags, else the
+// module version `go install ...@vX` recorded, else "dev".
+var Version = buildVersion()
+
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
 
 // CLI is guard's command line.
 type CLI struct {
