@@ -221,6 +221,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := toml.Unmarshal(data, &raw); err != nil {
 		return nil, locate(name, data, err)
 	}
+	if err := durationTypes(name, data); err != nil {
+		return nil, err
+	}
 	merge(c, &file, raw)
 	c.Source = name
 	if err := c.validate(name, data); err != nil {
@@ -242,7 +245,32 @@ func locate(name string, data []byte, err error) error {
 		msg := strings.TrimPrefix(de.Error(), "toml: ")
 		return &Error{File: name, Line: line, Col: col, Key: strings.Join(de.Key(), "."), Msg: msg}
 	}
+	if e := durationTypes(name, data); e != nil {
+		return e
+	}
 	return &Error{File: name, Msg: err.Error()}
+}
+
+// durationTypes reports a duration key whose value is not a string. go-toml
+// hands the raw text of a number or boolean to Duration.UnmarshalText and
+// returns its error without a position (and "0" would even pass), so the
+// duration keys are decoded once more as strings, which go-toml locates.
+func durationTypes(name string, data []byte) *Error {
+	var shape struct {
+		Deploy struct {
+			FetchTimeout string `toml:"fetch_timeout"`
+			Health       []struct {
+				Timeout  string `toml:"timeout"`
+				Interval string `toml:"interval"`
+			} `toml:"health"`
+		} `toml:"deploy"`
+	}
+	var de *toml.DecodeError
+	if err := toml.Unmarshal(data, &shape); errors.As(err, &de) {
+		line, col := de.Position()
+		return &Error{File: name, Line: line, Col: col, Key: strings.Join(de.Key(), "."), Msg: `must be a duration string like "30s" or "2m"`}
+	}
+	return nil
 }
 
 func knownKeysHint(key []string) string {

@@ -83,4 +83,3 @@ func TestLocatedErrors(t *testing.T) {
 		})
 	}
 }
-

@@ -16,6 +16,7 @@ import (
 	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/cfemu"
+	"github.com/guardcm/guard/internal/gittest"
 )
 
 // bigRepo builds a repository of n committed files (the size of the
@@ -26,7 +27,7 @@ func bigRepo(b *testing.B, n int) string {
 	b.Helper()
 	gitEnv(b)
 	dir := b.TempDir()
-	git(b, dir, "init", "--quiet")
+	gittest.Git(b, dir, "init", "--quiet")
 	past := time.Now().Add(-time.Hour)
 	for i := 0; i < n; i++ {
 		p := filepath.Join(dir, fmt.Sprintf("pkg%03d", i/100), fmt.Sprintf("sub%d", i%4), fmt.Sprintf("file%05d.ts", i))
@@ -40,10 +41,10 @@ func bigRepo(b *testing.B, n int) string {
 			b.Fatal(err)
 		}
 	}
-	git(b, dir, "add", ".")
-	git(b, dir, "commit", "--quiet", "-m", "big")
-	git(b, dir, "update-ref", "refs/remotes/origin/main", "HEAD")
-	git(b, dir, "status", "--porcelain") // refresh the index once
+	gittest.Git(b, dir, "add", ".")
+	gittest.Git(b, dir, "commit", "--quiet", "-m", "big")
+	gittest.Git(b, dir, "update-ref", "refs/remotes/origin/main", "HEAD")
+	gittest.Git(b, dir, "status", "--porcelain") // refresh the index once
 	return dir
 }
 
@@ -104,10 +105,10 @@ func BenchmarkDeployOverhead(b *testing.B) {
 func benchDeploy(b *testing.B, fetch bool) {
 	gitEnv(b)
 	work, _ := cloneWithRemote(b)
-	write(b, filepath.Join(work, "wrangler.toml"), "name = \"api\"\nmain = \"src/index.js\"\ncompatibility_date = \"2025-01-01\"\n")
-	git(b, work, "add", "wrangler.toml")
-	git(b, work, "commit", "--quiet", "-m", "wrangler config\n\nChange-Category: normal")
-	git(b, work, "push", "--quiet", "origin", "main")
+	gittest.WriteFile(b, filepath.Join(work, "wrangler.toml"), "name = \"api\"\nmain = \"src/index.js\"\ncompatibility_date = \"2025-01-01\"\n")
+	gittest.Git(b, work, "add", "wrangler.toml")
+	gittest.Git(b, work, "commit", "--quiet", "-m", "wrangler config\n\nChange-Category: normal")
+	gittest.Git(b, work, "push", "--quiet", "origin", "main")
 	fake := filepath.Join(b.TempDir(), "wrangler")
 	if err := os.WriteFile(fake, []byte(fakeWrangler), 0o755); err != nil {
 		b.Fatal(err)

@@ -12,15 +12,15 @@
 //     is listed with its reason (Divergence) and the deploy is refused
 //     (exit 1). Untracked files are refused too unless AllowUntracked, and
 //     then recorded.
-//  3. One deploy per worker at a time: a flock under the common git
-//     directory (ledger.AcquireLock, name history.LockName(worker)),
-//     released by the kernel if guard dies.
+//  3. One deploy per worker at a time: LockWorker, a flock under the common
+//     git directory (ledger.AcquireLock, name history.LockName(worker)),
+//     released by the kernel if guard dies; guard rollback takes it too.
 //  4. A pending ledger record is written before wrangler runs and an
 //     outcome record (Ref = the pending Seq) after; the outcome is also
-//     added as a git note on the deployed commit and pushed, bounded by
-//     [deploy] fetch_timeout (a failed push is a warning). A crash, an
-//     interrupt or an API failure after wrangler leaves the record pending,
-//     for history.Load to reconcile.
+//     added as a git note on the deployed commit and pushed (ledger.Share),
+//     bounded by [deploy] fetch_timeout (a failed push is a warning). A
+//     crash, an interrupt or an API failure after wrangler leaves the
+//     record pending, for history.Load to reconcile.
 //  5. wrangler runs non-interactively (internal/wrangler) with
 //     --message "<subject> [guard <short sha> <category>]" and
 //     --tag <full sha>; the version ID comes from its output file and is
@@ -234,6 +234,21 @@ func TokenMissing() error {
 		"create an API token with the \"Edit Cloudflare Workers\" template (plus D1 edit for migrations) and export it as CLOUDFLARE_API_TOKEN")
 }
 
+// LockWorker takes the lock that lets one deploy or rollback of worker run
+// at a time (history.LockName, under ledger.LockDir). A lock that another
+// process holds is a refusal with hint; any other failure is external.
+func LockWorker(repo *gitx.Repo, worker, hint string) (*ledger.Lock, error) {
+	lock, err := ledger.AcquireLock(ledger.LockDir(repo), history.LockName(worker))
+	if err != nil {
+		var held *ledger.HeldError
+		if errors.As(err, &held) {
+			return nil, fail.Refused(err, hint)
+		}
+		return nil, fail.External(err)
+	}
+	return lock, nil
+}
+
 // deployer carries one Run's state.
 type deployer struct {
 	o      Options
@@ -299,13 +314,9 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 
 	// 3. One deploy at a time, decided before anything slow.
-	lock, err := ledger.AcquireLock(ledger.LockDir(repo), history.LockName(t.Worker))
+	lock, err := LockWorker(repo, t.Worker, "wait for that deploy to finish; a lock left by a process that died is released by itself")
 	if err != nil {
-		var held *ledger.HeldError
-		if errors.As(err, &held) {
-			return fail.Refused(err, "wait for that deploy to finish; a lock left by a process that died is released by itself")
-		}
-		return fail.External(err)
+		return err
 	}
 	defer lock.Release()
 	if ab := lock.Abandoned; ab != nil {
@@ -405,26 +416,24 @@ func (d *deployer) run(ctx context.Context) error {
 		return fail.External(err)
 	}
 	finish := func(status, versionID, deploymentID, verified string, cause error) (ledger.Record, error) {
-		rec := pending
-		rec.Seq, rec.Prev, rec.Time = 0, "", time.Time{}
-		rec.Ref = pending.Seq
+		rec := ledger.Outcome(pending)
 		rec.Status, rec.VersionID, rec.DeploymentID, rec.Verified = status, versionID, deploymentID, verified
 		if cause != nil {
-			rec.Error = summarize(cause)
+			rec.Error = Summarize(cause)
 		}
 		written, err := d.ledger.Append(rec)
 		if err != nil {
 			return rec, err
 		}
 		d.res.Final = written
-		if status != ledger.StatusPending {
-			d.share(ctx, written)
+		if err := ledger.Share(ctx, d.repo, d.cfg.Remote, d.cfg.Deploy.FetchTimeout.Duration, written); err != nil {
+			d.warn("%v", err)
 		}
 		return written, nil
 	}
 	failed := func(versionID string, cause error, hints ...string) error {
 		// wrangler's stderr was streamed live: the error says it once.
-		short := errors.New(summarize(cause))
+		short := errors.New(Summarize(cause))
 		if _, err := finish(ledger.StatusFailed, versionID, "", "", cause); err != nil {
 			return fail.External(errors.Join(short, fmt.Errorf("and the failure could not be recorded: %w", err)), hints...)
 		}
@@ -579,7 +588,7 @@ func (d *deployer) fetch(ctx context.Context) error {
 	cfg := d.cfg
 	timeout := cfg.Deploy.FetchTimeout.Duration
 	if timeout <= 0 {
-		timeout = 30 * time.Second
+		timeout = ledger.DefaultNotesTimeout
 	}
 	notes := make(chan error, 1)
 	go func() { notes <- ledger.FetchNotes(ctx, d.repo, cfg.Remote, timeout) }()
@@ -738,24 +747,10 @@ func (d *deployer) verify(ctx context.Context) (*Verification, error) {
 	return v.Run(ctx)
 }
 
-// share adds a final record as a note on its commit and pushes the notes;
-// failures are warnings (the local ledger has the record).
-func (d *deployer) share(ctx context.Context, rec ledger.Record) {
-	if err := ledger.AddNote(ctx, d.repo, rec.Commit, rec); err != nil {
-		d.warn("the deploy record was not added to the git notes: %v", err)
-		return
-	}
-	timeout := d.cfg.Deploy.FetchTimeout.Duration
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	if err := ledger.PushNotes(ctx, d.repo, d.cfg.Remote, timeout); err != nil {
-		d.warn("the deploy record was not pushed to %s (%s); the next deploy or 'guard history' pushes it: %v", d.cfg.Remote, ledger.NotesRef, err)
-	}
-}
-
-// summarize makes an error fit a ledger record: its first lines, bounded.
-func summarize(err error) string {
+// Summarize makes an error fit the Error field of a deploy or rollback
+// ledger record: wrangler's own message without the stderr tail the
+// terminal has shown already, bounded.
+func Summarize(err error) string {
 	var we *wrangler.Error
 	s := err.Error()
 	if errors.As(err, &we) {

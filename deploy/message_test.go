@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/guardcm/guard/internal/gittest"
 	"github.com/guardcm/guard/policy"
 )
 
@@ -62,11 +63,11 @@ func TestCategories(t *testing.T) {
 func TestCommitCategories(t *testing.T) {
 	gitEnv(t)
 	work, _ := cloneWithRemote(t)
-	base := git(t, work, "rev-parse", "HEAD")
+	base := gittest.Git(t, work, "rev-parse", "HEAD")
 	commit := func(file, msg string) {
-		write(t, filepath.Join(work, file), msg)
-		git(t, work, "add", file)
-		git(t, work, "commit", "--quiet", "-m", msg)
+		gittest.WriteFile(t, filepath.Join(work, file), msg)
+		gittest.Git(t, work, "add", file)
+		gittest.Git(t, work, "commit", "--quiet", "-m", msg)
 	}
 	commit("a", "docs: readme\n\nChange-Category: standard")
 	commit("b", "feat: login\n\nChange-Category: normal")

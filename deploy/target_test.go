@@ -7,12 +7,13 @@ import (
 
 	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/internal/gittest"
 )
 
 func TestResolveTarget(t *testing.T) {
 	root := t.TempDir()
-	write(t, filepath.Join(root, "wrangler.toml"), "name = \"api\"\naccount_id = \"acc-from-config\"\n[env.staging]\n[env.production]\nname = \"api-prod\"\n")
-	write(t, filepath.Join(root, "workers", "cron", "wrangler.jsonc"), "{\n  // the cron worker\n  \"name\": \"cron\",\n}\n")
+	gittest.WriteFile(t, filepath.Join(root, "wrangler.toml"), "name = \"api\"\naccount_id = \"acc-from-config\"\n[env.staging]\n[env.production]\nname = \"api-prod\"\n")
+	gittest.WriteFile(t, filepath.Join(root, "workers", "cron", "wrangler.jsonc"), "{\n  // the cron worker\n  \"name\": \"cron\",\n}\n")
 	cfg := config.Defaults()
 
 	cases := []struct {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/guardcm/guard/internal/gittest"
 	"github.com/guardcm/guard/internal/gitx"
 )
 
@@ -96,22 +97,22 @@ func TestCheckTree(t *testing.T) {
 	t.Run("clean", func(t *testing.T) {
 		work, _ := cloneWithRemote(t)
 		// Ignored files are fine: node_modules is what the bundler reads.
-		write(t, filepath.Join(work, "node_modules", "x", "index.js"), "x")
+		gittest.WriteFile(t, filepath.Join(work, "node_modules", "x", "index.js"), "x")
 		st := check(t, work, false)
 		if len(st.Divergences) != 0 || st.Ahead != 0 || st.Behind != 0 {
 			t.Fatalf("clean tree refused: %s", reasons(st))
 		}
-		if st.Head != git(t, work, "rev-parse", "HEAD") || st.Tree != git(t, work, "rev-parse", "HEAD^{tree}") {
+		if st.Head != gittest.Git(t, work, "rev-parse", "HEAD") || st.Tree != gittest.Git(t, work, "rev-parse", "HEAD^{tree}") {
 			t.Errorf("head/tree = %s %s", st.Head, st.Tree)
 		}
 	})
 	t.Run("worktree and index", func(t *testing.T) {
 		work, _ := cloneWithRemote(t)
-		write(t, filepath.Join(work, "src", "index.js"), "changed\n")
-		write(t, filepath.Join(work, "staged.js"), "s\n")
-		git(t, work, "add", "staged.js")
+		gittest.WriteFile(t, filepath.Join(work, "src", "index.js"), "changed\n")
+		gittest.WriteFile(t, filepath.Join(work, "staged.js"), "s\n")
+		gittest.Git(t, work, "add", "staged.js")
 		os.Remove(filepath.Join(work, "README.md"))
-		write(t, filepath.Join(work, "new", "file.txt"), "u\n")
+		gittest.WriteFile(t, filepath.Join(work, "new", "file.txt"), "u\n")
 		st := check(t, work, false)
 		want := "README.md: deleted\nnew/file.txt: untracked\nsrc/index.js: modified, not staged\nstaged.js: added, staged"
 		if got := reasons(st); got != want {
@@ -124,16 +125,16 @@ func TestCheckTree(t *testing.T) {
 	})
 	t.Run("ahead and behind", func(t *testing.T) {
 		work, remote := cloneWithRemote(t)
-		write(t, filepath.Join(work, "a.txt"), "a\n")
-		git(t, work, "add", "a.txt")
-		git(t, work, "commit", "--quiet", "-m", "local only")
+		gittest.WriteFile(t, filepath.Join(work, "a.txt"), "a\n")
+		gittest.Git(t, work, "add", "a.txt")
+		gittest.Git(t, work, "commit", "--quiet", "-m", "local only")
 		other := filepath.Join(t.TempDir(), "other")
-		git(t, "/", "clone", "--quiet", remote, other)
-		write(t, filepath.Join(other, "b.txt"), "b\n")
-		git(t, other, "add", "b.txt")
-		git(t, other, "commit", "--quiet", "-m", "pushed by a teammate")
-		git(t, other, "push", "--quiet", "origin", "main")
-		git(t, work, "fetch", "--quiet")
+		gittest.Git(t, "/", "clone", "--quiet", remote, other)
+		gittest.WriteFile(t, filepath.Join(other, "b.txt"), "b\n")
+		gittest.Git(t, other, "add", "b.txt")
+		gittest.Git(t, other, "commit", "--quiet", "-m", "pushed by a teammate")
+		gittest.Git(t, other, "push", "--quiet", "origin", "main")
+		gittest.Git(t, work, "fetch", "--quiet")
 		st := check(t, work, false)
 		if st.Ahead != 1 || st.Behind != 1 {
 			t.Fatalf("ahead %d behind %d", st.Ahead, st.Behind)
@@ -145,10 +146,10 @@ func TestCheckTree(t *testing.T) {
 	})
 	t.Run("dirty submodule", func(t *testing.T) {
 		work, remote := cloneWithRemote(t)
-		git(t, work, "-c", "protocol.file.allow=always", "submodule", "add", "--quiet", remote, "lib")
-		git(t, work, "commit", "--quiet", "-m", "add submodule")
-		git(t, work, "push", "--quiet", "origin", "main")
-		write(t, filepath.Join(work, "lib", "README.md"), "edited\n")
+		gittest.Git(t, work, "-c", "protocol.file.allow=always", "submodule", "add", "--quiet", remote, "lib")
+		gittest.Git(t, work, "commit", "--quiet", "-m", "add submodule")
+		gittest.Git(t, work, "push", "--quiet", "origin", "main")
+		gittest.WriteFile(t, filepath.Join(work, "lib", "README.md"), "edited\n")
 		st := check(t, work, false)
 		if got := reasons(st); got != "lib: submodule has modified content" {
 			t.Errorf("got %q", got)

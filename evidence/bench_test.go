@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/guardcm/guard/config"
+	"github.com/guardcm/guard/internal/gittest"
 )
 
 // BenchmarkMergeActivity collects a busy day: 20 pull-request merges of two
@@ -14,23 +15,23 @@ import (
 func BenchmarkMergeActivity(b *testing.B) {
 	gitEnv(b)
 	work, _ := newClone(b)
-	commitFile(b, work, "2026-11-26T10:00:00Z", "init\n\nChange-Category: normal", "src/index.js", "export {}\n")
+	gittest.CommitAt(b, work, "2026-11-26T10:00:00Z", "init\n\nChange-Category: normal", "src/index.js", "export {}\n")
 	at := time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)
 	next := func() string { at = at.Add(time.Minute); return at.Format(time.RFC3339) }
 	for i := 0; i < 20; i++ {
 		br := fmt.Sprintf("feature-%d", i)
-		git(b, work, "checkout", "--quiet", "-b", br, "main")
-		commitFile(b, work, next(), fmt.Sprintf("Add feature %d\n\nChange-Category: normal\nReviewed-by: Grace <grace@example.com>", i),
+		gittest.Git(b, work, "checkout", "--quiet", "-b", br, "main")
+		gittest.CommitAt(b, work, next(), fmt.Sprintf("Add feature %d\n\nChange-Category: normal\nReviewed-by: Grace <grace@example.com>", i),
 			fmt.Sprintf("src/f%d.js", i), "export {}\n")
-		commitFile(b, work, next(), fmt.Sprintf("Document feature %d\n\nChange-Category: standard", i),
+		gittest.CommitAt(b, work, next(), fmt.Sprintf("Document feature %d\n\nChange-Category: standard", i),
 			fmt.Sprintf("docs/f%d.md", i), "# f\n")
-		git(b, work, "checkout", "--quiet", "main")
-		gitAt(b, work, next(), "merge", "--quiet", "--no-ff", br, "-m", fmt.Sprintf("Merge pull request #%d from acme/%s", i+1, br))
+		gittest.Git(b, work, "checkout", "--quiet", "main")
+		gittest.Run(b, gittest.At(next()), work, "merge", "--quiet", "--no-ff", br, "-m", fmt.Sprintf("Merge pull request #%d from acme/%s", i+1, br))
 		if i%2 == 0 {
-			commitFile(b, work, next(), fmt.Sprintf("Docs %d (#%d)\n\nChange-Category: standard", i, 100+i), fmt.Sprintf("docs/s%d.md", i), "s\n")
+			gittest.CommitAt(b, work, next(), fmt.Sprintf("Docs %d (#%d)\n\nChange-Category: standard", i, 100+i), fmt.Sprintf("docs/s%d.md", i), "s\n")
 		}
 	}
-	git(b, work, "push", "--quiet", "origin", "main")
+	gittest.Git(b, work, "push", "--quiet", "origin", "main")
 	repo := openRepo(b, work)
 	cfg := config.Defaults()
 	b.ResetTimer()

@@ -100,25 +100,11 @@ func Deployments(ctx context.Context, o DeploymentOptions) (*Document, error) {
 		return nil, errors.New("deployments evidence needs the Cloudflare API")
 	}
 	doc := newDocument(CollectorDeployments, o.Period, o.Now, o.Generator)
-	ref := "refs/remotes/" + cfg.Remote + "/" + cfg.Branch
-	short := cfg.Remote + "/" + cfg.Branch
-
-	gitNote := ""
-	if o.Fetch {
-		if err := fetchBranch(ctx, repo, cfg.Remote, cfg.Branch, o.FetchTimeout); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			gitNote = "not fetched, read as last fetched: " + redactURLs(err.Error())
-		}
-	}
-	tip, ok, err := repo.ResolveCommit(ctx, ref)
+	ref, branchSrc, err := remoteBranch(ctx, repo, cfg, o.Fetch, o.FetchTimeout)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("%s does not exist in this clone (fetch it with 'git fetch %s %s')", short, cfg.Remote, cfg.Branch)
-	}
+	short := branchSrc.Name
 
 	src := history.Source{
 		Repo: repo, API: o.API, Ledger: o.Ledger, Account: o.Account,
@@ -152,21 +138,15 @@ func Deployments(ctx context.Context, o DeploymentOptions) (*Document, error) {
 		}
 	}
 	apiSrc.Note, apiSrc.Warning = strings.Join(apiNotes, "; "), len(apiNotes) > 0
-	doc.Sources = append(doc.Sources, apiSrc, Source{Kind: "git", Name: short, Revision: tip, Note: gitNote, Warning: gitNote != ""})
+	doc.Sources = append(doc.Sources, apiSrc, branchSrc)
 	doc.Sources = append(doc.Sources, notesSrc)
 	if o.Ledger != nil {
 		doc.Sources = append(doc.Sources, ledgerSource(repo, o.Ledger))
 	}
-	reader := o.Records
-	if reader == nil {
-		reader = ReadRecords
-	}
-	recs, probs, recSource, err := reader(ctx, repo, cfg, ref)
+	recs, err := collectRecords(ctx, doc, o.Records, repo, cfg, ref)
 	if err != nil {
 		return nil, err
 	}
-	doc.Sources = append(doc.Sources, recSource)
-	doc.Findings = append(doc.Findings, invalidRecordFindings(probs)...)
 
 	// Entries come newest first; the document lists them oldest first, and
 	// its findings in the same order.

@@ -13,6 +13,7 @@ import (
 	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/cfemu"
+	"github.com/guardcm/guard/internal/gittest"
 	"github.com/guardcm/guard/ledger"
 	"github.com/guardcm/guard/records"
 )
@@ -67,16 +68,16 @@ func newDeployFixture(t *testing.T) *deployFixture {
 	gitEnv(t)
 	work, _ := newClone(t)
 	f := &deployFixture{work: work, commits: map[string]string{}, ids: map[string]string{}}
-	f.commits["A"] = commitFile(t, work, "2026-11-18T10:00:00Z", "Initial worker\n\nChange-Category: normal", "src/index.js", "export default {}\n")
-	f.commits["B"] = commitFile(t, work, "2026-11-21T10:00:00Z", "Add search\n\nChange-Category: normal", "src/search.js", "export {}\n")
-	git(t, work, "push", "--quiet", "origin", "main")
-	git(t, work, "checkout", "--quiet", "-b", "local-only")
-	f.commits["X"] = commitFile(t, work, "2026-11-23T09:00:00Z", "Experiment\n\nChange-Category: normal", "src/x.js", "export {}\n")
-	git(t, work, "checkout", "--quiet", "main")
+	f.commits["A"] = gittest.CommitAt(t, work, "2026-11-18T10:00:00Z", "Initial worker\n\nChange-Category: normal", "src/index.js", "export default {}\n")
+	f.commits["B"] = gittest.CommitAt(t, work, "2026-11-21T10:00:00Z", "Add search\n\nChange-Category: normal", "src/search.js", "export {}\n")
+	gittest.Git(t, work, "push", "--quiet", "origin", "main")
+	gittest.Git(t, work, "checkout", "--quiet", "-b", "local-only")
+	f.commits["X"] = gittest.CommitAt(t, work, "2026-11-23T09:00:00Z", "Experiment\n\nChange-Category: normal", "src/x.js", "export {}\n")
+	gittest.Git(t, work, "checkout", "--quiet", "main")
 	recordPath := "docs/changes/emergency/2026-11-24-1000-rollback-api-v2.md"
-	commitFile(t, work, "2026-11-24T11:00:00Z", "Record the rollback (#21)\n\nChange-Category: standard", recordPath,
+	gittest.CommitAt(t, work, "2026-11-24T11:00:00Z", "Record the rollback (#21)\n\nChange-Category: standard", recordPath,
 		"---\ncategory: emergency\ncontrol: A.8.32\nopened: 2026-11-24T10:00:00Z\ndue: 2026-11-25T10:00:00Z\nworker: api\n---\n\n## Summary\n\nSearch broke logins; rolled back.\n")
-	git(t, work, "push", "--quiet", "origin", "main")
+	gittest.Git(t, work, "push", "--quiet", "origin", "main")
 
 	clk := &clock{}
 	f.emu = cfemu.New(cfemu.WithClock(clk.now), cfemu.WithAuthorEmail("ops@example.com"))
@@ -235,9 +236,9 @@ func TestDeploymentsGolden(t *testing.T) {
 // A commit the clone does not have cannot be shown to be on the branch.
 func TestDeploymentsUnknownCommit(t *testing.T) {
 	f := newDeployFixture(t)
-	git(t, f.work, "branch", "--quiet", "-D", "local-only")
-	git(t, f.work, "reflog", "expire", "--expire=now", "--all")
-	git(t, f.work, "gc", "--quiet", "--prune=now")
+	gittest.Git(t, f.work, "branch", "--quiet", "-D", "local-only")
+	gittest.Git(t, f.work, "reflog", "expire", "--expire=now", "--all")
+	gittest.Git(t, f.work, "gc", "--quiet", "--prune=now")
 	repo := openRepo(t, f.work)
 	doc, err := Deployments(context.Background(), DeploymentOptions{
 		Repo: repo, Config: config.Defaults(), Period: deployPeriod, Now: deployNow,

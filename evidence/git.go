@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/internal/proc"
 )
@@ -24,6 +25,33 @@ func fetchBranch(ctx context.Context, repo *gitx.Repo, remote, branch string, ti
 		return fmt.Errorf("gave up after %s: %w", timeout, err)
 	}
 	return err
+}
+
+// remoteBranch reads <remote>/<branch> for a collector: it fetches the
+// branch first when fetch is set (a failure is noted on the source and the
+// last fetched branch is read) and resolves its tip, which must exist. It
+// returns the branch's ref and its source for the document (Name
+// <remote>/<branch>, Revision the tip).
+func remoteBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetch bool, timeout time.Duration) (string, Source, error) {
+	ref := "refs/remotes/" + cfg.Remote + "/" + cfg.Branch
+	src := Source{Kind: "git", Name: cfg.Remote + "/" + cfg.Branch}
+	if fetch {
+		if err := fetchBranch(ctx, repo, cfg.Remote, cfg.Branch, timeout); err != nil {
+			if ctx.Err() != nil {
+				return "", src, ctx.Err()
+			}
+			src.Note, src.Warning = "not fetched, read as last fetched: "+redactURLs(err.Error()), true
+		}
+	}
+	tip, ok, err := repo.ResolveCommit(ctx, ref)
+	if err != nil {
+		return "", src, err
+	}
+	if !ok {
+		return "", src, fmt.Errorf("%s does not exist in this clone (fetch it with 'git fetch %s %s')", src.Name, cfg.Remote, cfg.Branch)
+	}
+	src.Revision = tip
+	return ref, src, nil
 }
 
 // isAncestor reports whether commit is reachable from ref; ok=false when

@@ -158,37 +158,17 @@ func PullRequestNumber(subject string, merge bool) int {
 func MergeActivity(ctx context.Context, o MergeOptions) (*Document, error) {
 	repo, cfg := o.Repo, o.Config
 	doc := newDocument(CollectorMergeActivity, o.Period, o.Now, o.Generator)
-	ref := "refs/remotes/" + cfg.Remote + "/" + cfg.Branch
-	short := cfg.Remote + "/" + cfg.Branch
-
-	note := ""
-	if o.Fetch {
-		if err := fetchBranch(ctx, repo, cfg.Remote, cfg.Branch, o.FetchTimeout); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			note = "not fetched, read as last fetched: " + redactURLs(err.Error())
-		}
-	}
-	tip, ok, err := repo.ResolveCommit(ctx, ref)
+	ref, branchSrc, err := remoteBranch(ctx, repo, cfg, o.Fetch, o.FetchTimeout)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, fmt.Errorf("%s does not exist in this clone (fetch it with 'git fetch %s %s')", short, cfg.Remote, cfg.Branch)
-	}
-	doc.Sources = append(doc.Sources, Source{Kind: "git", Name: short, Revision: tip, Note: note, Warning: note != ""})
+	tip := branchSrc.Revision
+	doc.Sources = append(doc.Sources, branchSrc)
 
-	reader := o.Records
-	if reader == nil {
-		reader = ReadRecords
-	}
-	recs, probs, recSource, err := reader(ctx, repo, cfg, ref)
+	recs, err := collectRecords(ctx, doc, o.Records, repo, cfg, ref)
 	if err != nil {
 		return nil, err
 	}
-	doc.Sources = append(doc.Sources, recSource)
-	doc.Findings = append(doc.Findings, invalidRecordFindings(probs)...)
 
 	commits, err := repo.Log(ctx, "--first-parent",
 		"--since="+o.Period.From.UTC().Format(time.RFC3339), "--until="+o.Period.To.UTC().Format(time.RFC3339), tip)

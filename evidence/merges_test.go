@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/guardcm/guard/config"
+	"github.com/guardcm/guard/internal/gittest"
 	"github.com/guardcm/guard/records"
 )
 
@@ -27,50 +28,50 @@ func mergeFixture(t *testing.T) (work string, hashes map[string]string) {
 	gitEnv(t)
 	work, _ = newClone(t)
 	h := map[string]string{}
-	h["init"] = commitFile(t, work, "2026-11-26T10:00:00Z", "Initial commit\n\nChange-Category: normal",
+	h["init"] = gittest.CommitAt(t, work, "2026-11-26T10:00:00Z", "Initial commit\n\nChange-Category: normal",
 		"src/index.js", "export default {}\n", "README.md", "# api\n")
 
-	h["cve"] = commitFile(t, work, "2026-11-27T09:30:00Z", "Patch CVE-2026-1234\n\nChange-Category: emergency",
+	h["cve"] = gittest.CommitAt(t, work, "2026-11-27T09:30:00Z", "Patch CVE-2026-1234\n\nChange-Category: emergency",
 		"src/auth.js", "export const check = () => true\n")
-	git(t, work, "checkout", "--quiet", "-b", "feature/search", h["cve"])
-	h["search"] = commitFile(t, work, "2026-11-27T10:00:00Z",
+	gittest.Git(t, work, "checkout", "--quiet", "-b", "feature/search", h["cve"])
+	h["search"] = gittest.CommitAt(t, work, "2026-11-27T10:00:00Z",
 		"Add search endpoint\n\nChange-Category: normal\nReviewed-by: Grace Hopper <grace@example.com>",
 		"src/search.js", "export const search = () => []\n")
-	h["searchdoc"] = commitFile(t, work, "2026-11-27T10:30:00Z", "Document search\n\nChange-Category: standard",
+	h["searchdoc"] = gittest.CommitAt(t, work, "2026-11-27T10:30:00Z", "Document search\n\nChange-Category: standard",
 		"docs/search.md", "# Search\n")
-	git(t, work, "checkout", "--quiet", "main")
-	gitAt(t, work, "2026-11-27T11:00:00Z", "merge", "--quiet", "--no-ff", "feature/search",
+	gittest.Git(t, work, "checkout", "--quiet", "main")
+	gittest.Run(t, gittest.At("2026-11-27T11:00:00Z"), work, "merge", "--quiet", "--no-ff", "feature/search",
 		"-m", "Merge pull request #12 from acme/feature/search\n\nAdd search\n\nApproved-by: Linus <linus@example.com>")
-	h["merge12"] = git(t, work, "rev-parse", "HEAD")
+	h["merge12"] = gittest.Git(t, work, "rev-parse", "HEAD")
 
-	h["squash13"] = commitFile(t, work, "2026-11-27T12:00:00Z", "Update README (#13)\n\nChange-Category: standard",
+	h["squash13"] = gittest.CommitAt(t, work, "2026-11-27T12:00:00Z", "Update README (#13)\n\nChange-Category: standard",
 		"README.md", "# api\n\nSearch added.\n")
-	h["direct"] = commitFile(t, work, "2026-11-27T13:00:00Z", "Tweak timeout\n\nChange-Category: normal",
+	h["direct"] = gittest.CommitAt(t, work, "2026-11-27T13:00:00Z", "Tweak timeout\n\nChange-Category: normal",
 		"src/index.js", "export default { timeout: 5 }\n")
-	h["authfix"] = commitFile(t, work, "2026-11-27T14:00:00Z", "Fix auth bypass\n\nChange-Category: emergency",
+	h["authfix"] = gittest.CommitAt(t, work, "2026-11-27T14:00:00Z", "Fix auth bypass\n\nChange-Category: emergency",
 		"src/auth.js", "export const check = (u) => !!u\n")
-	h["record14"] = commitFile(t, work, "2026-11-27T15:00:00Z", "Add emergency record for the auth fix (#14)\n\nChange-Category: standard",
+	h["record14"] = gittest.CommitAt(t, work, "2026-11-27T15:00:00Z", "Add emergency record for the auth fix (#14)\n\nChange-Category: standard",
 		"docs/changes/emergency/2026-11-27-1400-fix-auth-bypass.md",
 		"---\ncategory: emergency\ncontrol: A.8.32\nopened: 2026-11-27T14:00:00Z\ndue: 2026-11-28T14:00:00Z\ncommit: "+h["authfix"]+"\n---\n\n## Summary\n\nAuth bypass fixed.\n",
 		"docs/changes/emergency/2026-11-27-0800-rollback-api-1a2b3c4d.md",
 		"---\ncategory: emergency\ncontrol: A.8.32\nopened: 2026-11-27T08:00:00Z\ndue: 2026-11-28T08:00:00Z\nworker: api\ncommit: "+h["cve"]+"\n---\n\n## Summary\n\nTODO\n",
 		"docs/changes/emergency/README.md", "# Emergency changes\n",
 		"docs/changes/emergency/broken.md", "# a note without front matter\n")
-	h["ratelimit"] = commitFile(t, work, "2026-11-27T16:00:00Z", "Hotfix rate limit\n\nChange-Category: emergency",
+	h["ratelimit"] = gittest.CommitAt(t, work, "2026-11-27T16:00:00Z", "Hotfix rate limit\n\nChange-Category: emergency",
 		"src/limit.js", "export const limit = 10\n")
 
-	git(t, work, "checkout", "--quiet", "-b", "hotfix")
-	h["raise"] = commitFile(t, work, "2026-11-27T17:00:00Z", "Raise limits\n\nChange-Category: normal",
+	gittest.Git(t, work, "checkout", "--quiet", "-b", "hotfix")
+	h["raise"] = gittest.CommitAt(t, work, "2026-11-27T17:00:00Z", "Raise limits\n\nChange-Category: normal",
 		"src/limit.js", "export const limit = 100\n")
-	git(t, work, "checkout", "--quiet", "main")
-	gitAt(t, work, "2026-11-27T17:30:00Z", "merge", "--quiet", "--no-ff", "hotfix", "-m", "Merge branch 'hotfix'")
-	h["localmerge"] = git(t, work, "rev-parse", "HEAD")
+	gittest.Git(t, work, "checkout", "--quiet", "main")
+	gittest.Run(t, gittest.At("2026-11-27T17:30:00Z"), work, "merge", "--quiet", "--no-ff", "hotfix", "-m", "Merge branch 'hotfix'")
+	h["localmerge"] = gittest.Git(t, work, "rev-parse", "HEAD")
 
-	h["notrailer"] = commitFile(t, work, "2026-11-27T18:00:00Z", "Quick change (#15)",
+	h["notrailer"] = gittest.CommitAt(t, work, "2026-11-27T18:00:00Z", "Quick change (#15)",
 		"src/index.js", "export default { timeout: 6 }\n")
-	h["later"] = commitFile(t, work, "2026-11-28T10:00:00Z", "Later change (#16)\n\nChange-Category: standard",
+	h["later"] = gittest.CommitAt(t, work, "2026-11-28T10:00:00Z", "Later change (#16)\n\nChange-Category: standard",
 		"docs/later.md", "later\n")
-	git(t, work, "push", "--quiet", "origin", "main")
+	gittest.Git(t, work, "push", "--quiet", "origin", "main")
 	return work, h
 }
 
@@ -235,7 +236,7 @@ func assertSortedKeys(t *testing.T, data []byte) {
 func TestMergeActivityWithoutRemoteBranch(t *testing.T) {
 	gitEnv(t)
 	work, _ := newClone(t)
-	commitFile(t, work, "2026-11-27T10:00:00Z", "local\n\nChange-Category: normal", "a.txt", "a\n")
+	gittest.CommitAt(t, work, "2026-11-27T10:00:00Z", "local\n\nChange-Category: normal", "a.txt", "a\n")
 	repo := openRepo(t, work)
 	_, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: config.Defaults(), Period: mergePeriod, Now: mergeNow})
 	if err == nil || !strings.Contains(err.Error(), "origin/main does not exist") {
@@ -245,7 +246,7 @@ func TestMergeActivityWithoutRemoteBranch(t *testing.T) {
 
 func TestMergeActivityFetchFailureIsNoted(t *testing.T) {
 	work, _ := mergeFixture(t)
-	git(t, work, "remote", "set-url", "origin", work+"/does-not-exist.git")
+	gittest.Git(t, work, "remote", "set-url", "origin", work+"/does-not-exist.git")
 	repo := openRepo(t, work)
 	doc, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: config.Defaults(), Period: mergePeriod, Now: mergeNow, Fetch: true, FetchTimeout: 5 * time.Second})
 	if err != nil {

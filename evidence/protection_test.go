@@ -15,6 +15,7 @@ import (
 
 	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/install"
+	"github.com/guardcm/guard/internal/gittest"
 )
 
 // sentinelToken must never appear in a document or an error.
@@ -77,7 +78,7 @@ func protectionRepo(t *testing.T, installed bool) string {
 	t.Helper()
 	gitEnv(t)
 	work, _ := newClone(t)
-	commitFile(t, work, "2026-11-20T10:00:00Z", "init\n\nChange-Category: normal", "a.txt", "a\n")
+	gittest.CommitAt(t, work, "2026-11-20T10:00:00Z", "init\n\nChange-Category: normal", "a.txt", "a\n")
 	if installed {
 		bin, err := exec.LookPath("git")
 		if err != nil {

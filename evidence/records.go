@@ -71,6 +71,22 @@ func ReadRecords(ctx context.Context, repo *gitx.Repo, cfg *config.Config, rev s
 	return out, probs, src, nil
 }
 
+// collectRecords reads the records as committed at ref with read
+// (ReadRecords when nil) for doc: it adds where they were read to its
+// sources, and a finding for each record that does not parse.
+func collectRecords(ctx context.Context, doc *Document, read RecordReader, repo *gitx.Repo, cfg *config.Config, ref string) ([]*records.Record, error) {
+	if read == nil {
+		read = ReadRecords
+	}
+	recs, probs, src, err := read(ctx, repo, cfg, ref)
+	if err != nil {
+		return nil, err
+	}
+	doc.Sources = append(doc.Sources, src)
+	doc.Findings = append(doc.Findings, invalidRecordFindings(probs)...)
+	return recs, nil
+}
+
 // invalidRecordFindings report the records that do not parse: they count
 // as undocumented.
 func invalidRecordFindings(probs []error) []report.Finding {

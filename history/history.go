@@ -110,7 +110,7 @@ type Source struct {
 
 // DefaultFetchTimeout bounds the notes fetch and push when
 // Source.FetchTimeout is not set.
-const DefaultFetchTimeout = 30 * time.Second
+const DefaultFetchTimeout = ledger.DefaultNotesTimeout
 
 // PartialError is returned with the entries the records give when the
 // Cloudflare API could not be read.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,41 +13,19 @@ import (
 
 	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/cfemu"
+	"github.com/guardcm/guard/internal/gittest"
 	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/ledger"
 )
 
 func gitEnv(t *testing.T) {
 	t.Helper()
-	home := t.TempDir()
-	cfg := filepath.Join(home, ".gitconfig")
-	if err := os.WriteFile(cfg, []byte("[init]\n\tdefaultBranch = main\n[user]\n\tname = Ada\n\temail = ada@example.com\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("HOME", home)
-	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-	t.Setenv("GIT_CONFIG_GLOBAL", cfg)
-}
-
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
+	gittest.Isolate(t, gittest.Options{})
 }
 
 func openRepo(t *testing.T, dir string) *gitx.Repo {
 	t.Helper()
-	r, err := gitx.Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return gittest.Open(t, gitx.Open, dir)
 }
 
 const worker = "api"
@@ -70,15 +47,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	gitEnv(t)
-	base := t.TempDir()
-	f := &fixture{remote: filepath.Join(base, "remote.git"), work: filepath.Join(base, "work")}
-	git(t, base, "init", "--quiet", "--bare", f.remote)
-	git(t, base, "clone", "--quiet", f.remote, f.work)
-	git(t, f.work, "commit", "--quiet", "--allow-empty", "-m", "one")
-	f.c1 = git(t, f.work, "rev-parse", "HEAD")
-	git(t, f.work, "commit", "--quiet", "--allow-empty", "-m", "two")
-	f.c2 = git(t, f.work, "rev-parse", "HEAD")
-	git(t, f.work, "push", "--quiet", "origin", "main")
+	f := &fixture{remote: gittest.Bare(t)}
+	f.work = gittest.Clone(t, f.remote)
+	gittest.Git(t, f.work, "commit", "--quiet", "--allow-empty", "-m", "one")
+	f.c1 = gittest.Git(t, f.work, "rev-parse", "HEAD")
+	gittest.Git(t, f.work, "commit", "--quiet", "--allow-empty", "-m", "two")
+	f.c2 = gittest.Git(t, f.work, "rev-parse", "HEAD")
+	gittest.Git(t, f.work, "push", "--quiet", "origin", "main")
 
 	version := func(id string, n int, at time.Time, tag string) *cfemu.Version {
 		return &cfemu.Version{ID: id, Number: n, Metadata: cfemu.VersionMetadata{CreatedOn: stamp(at), ModifiedOn: stamp(at), AuthorEmail: "ada@example.com", Source: "wrangler"},
@@ -106,7 +81,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stateFile := filepath.Join(base, "state.json")
+	stateFile := filepath.Join(t.TempDir(), "state.json")
 	if err := os.WriteFile(stateFile, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +159,7 @@ func TestLoadReconcilesAndShares(t *testing.T) {
 	// A fresh clone without a ledger learns d2's record from the remote's
 	// notes; d1's record was never shared, so d1 counts as outside there.
 	other := filepath.Join(t.TempDir(), "other")
-	git(t, "/", "clone", "--quiet", f.remote, other)
+	gittest.Git(t, "/", "clone", "--quiet", f.remote, other)
 	src := f.source()
 	src.Repo, src.Ledger = openRepo(t, other), nil
 	entries, _, err = Load(ctx, src, worker)

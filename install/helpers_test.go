@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/guardcm/guard/internal/gittest"
 	"github.com/guardcm/guard/internal/gitx"
 )
 
@@ -72,42 +73,22 @@ func appendLog(line string) {
 
 // isolate gives the test its own HOME and git configuration, fixed
 // identities, and removes anything a surrounding git (a test run from a
-// hook) could leak in.
+// hook) or an earlier test could leak in.
 func isolate(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Fatalf("git is required: %v", err)
-	}
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
-	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-	t.Setenv("GIT_CONFIG_GLOBAL", filepath.Join(home, ".gitconfig"))
-	t.Setenv("GIT_AUTHOR_NAME", "Ada Author")
-	t.Setenv("GIT_AUTHOR_EMAIL", "ada@example.com")
-	t.Setenv("GIT_COMMITTER_NAME", "Cy Committer")
-	t.Setenv("GIT_COMMITTER_EMAIL", "cy@example.com")
-	t.Setenv("GIT_TERMINAL_PROMPT", "0")
-	for _, k := range []string{"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
-		"GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX",
-		fakeGuardEnv, "GUARD_TEST_LOG", "GUARD_STANDIN_EXIT", "FOREIGN_EXIT"} {
+	gittest.Isolate(t, gittest.Options{
+		Author:    gittest.Identity{Name: "Ada Author", Email: "ada@example.com"},
+		Committer: gittest.Identity{Name: "Cy Committer", Email: "cy@example.com"},
+	})
+	for _, k := range []string{fakeGuardEnv, "GUARD_TEST_LOG", "GUARD_STANDIN_EXIT", "FOREIGN_EXIT"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
 	t.Setenv("GUARD_TEST_LOG", filepath.Join(t.TempDir(), "log"))
 }
 
-// run runs a command in dir and returns its stdout; it fails the test on a
-// non-zero exit.
-func run(t *testing.T, dir string, name string, args ...string) string {
-	t.Helper()
-	out, errOut, err := tryRun(dir, nil, name, args...)
-	if err != nil {
-		t.Fatalf("%s %s: %v\nstdout: %s\nstderr: %s", name, strings.Join(args, " "), err, out, errOut)
-	}
-	return out
-}
-
+// tryRun runs a command in dir, with stdin when it is not nil, and returns
+// what it printed and how it ended.
 func tryRun(dir string, stdin []byte, name string, args ...string) (stdout, stderr string, err error) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -123,22 +104,34 @@ func tryRun(dir string, stdin []byte, name string, args ...string) (stdout, stde
 // newRepo creates a repository with one commit and returns its root.
 func newRepo(t *testing.T) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "repo")
-	run(t, "", "git", "init", "-q", "-b", "main", dir)
-	writeFile(t, filepath.Join(dir, "README.md"), "hello\n", 0o644)
-	run(t, dir, "git", "add", ".")
-	run(t, dir, "git", "commit", "-q", "-m", "initial")
+	dir := gittest.Repo(t)
+	gittest.Commit(t, dir, "initial", "README.md", "hello\n")
 	return dir
+}
+
+// hookRepo isolates git and makes a repository with one commit; it returns
+// its root, the repository opened, and the folder git runs its hooks from.
+func hookRepo(t *testing.T) (dir string, repo *gitx.Repo, hooks string) {
+	t.Helper()
+	isolate(t)
+	dir = newRepo(t)
+	return dir, open(t, dir), filepath.Join(dir, ".git", "hooks")
+}
+
+// pushToNewRemote pushes main to a new bare remote, origin, running the
+// pre-push hook; it returns the remote's path and the commit pushed.
+func pushToNewRemote(t *testing.T, dir string) (remote, head string) {
+	t.Helper()
+	remote = gittest.Bare(t)
+	gittest.Git(t, dir, "remote", "add", "origin", remote)
+	head = gittest.Git(t, dir, "rev-parse", "HEAD")
+	gittest.Git(t, dir, "push", "-q", "origin", "main")
+	return remote, head
 }
 
 func open(t *testing.T, dir string) *gitx.Repo {
 	t.Helper()
-	r, err := gitx.Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return gittest.Open(t, gitx.Open, dir)
 }
 
 func writeFile(t *testing.T, path, content string, mode os.FileMode) {
@@ -234,6 +227,6 @@ func samePath(t *testing.T, got, want string) {
 func commit(t *testing.T, dir, file, msg string) {
 	t.Helper()
 	writeFile(t, filepath.Join(dir, file), msg+"\n", 0o644)
-	run(t, dir, "git", "add", file)
-	run(t, dir, "git", "commit", "-q", "-m", msg)
+	gittest.Git(t, dir, "add", file)
+	gittest.Git(t, dir, "commit", "-q", "-m", msg)
 }

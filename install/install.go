@@ -125,11 +125,7 @@ func Install(ctx context.Context, repo *gitx.Repo, opts Options) ([]Action, erro
 	if err := checkBinary(bin); err != nil {
 		return nil, err
 	}
-	hooks, err := checkHooks(opts.Hooks)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := HooksDir(ctx, repo)
+	hooks, dir, err := locateHooks(ctx, repo, opts.Hooks)
 	if err != nil {
 		return nil, err
 	}
@@ -207,11 +203,7 @@ func conflictError(dir string, hooks []string) error {
 // Uninstall removes guard's hooks and puts back what was there before. A
 // hook that is not guard's is left alone and reported.
 func Uninstall(ctx context.Context, repo *gitx.Repo, hooks []string) ([]Action, error) {
-	hooks, err := checkHooks(hooks)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := HooksDir(ctx, repo)
+	hooks, dir, err := locateHooks(ctx, repo, hooks)
 	if err != nil {
 		return nil, err
 	}
@@ -251,11 +243,7 @@ func Uninstall(ctx context.Context, repo *gitx.Repo, hooks []string) ([]Action, 
 
 // Inspect reports the state of each hook (nil means DefaultHooks()).
 func Inspect(ctx context.Context, repo *gitx.Repo, hooks []string) ([]HookState, error) {
-	hooks, err := checkHooks(hooks)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := HooksDir(ctx, repo)
+	hooks, dir, err := locateHooks(ctx, repo, hooks)
 	if err != nil {
 		return nil, err
 	}
@@ -425,6 +413,20 @@ var gitHooks = []string{
 	"sendemail-validate", "fsmonitor-watchman", "p4-changelist",
 	"p4-prepare-changelist", "p4-post-changelist", "p4-pre-submit",
 	"post-index-change",
+}
+
+// locateHooks checks the hook names (nil means DefaultHooks()) and finds
+// the folder git runs them from.
+func locateHooks(ctx context.Context, repo *gitx.Repo, hooks []string) ([]string, string, error) {
+	hooks, err := checkHooks(hooks)
+	if err != nil {
+		return nil, "", err
+	}
+	dir, err := HooksDir(ctx, repo)
+	if err != nil {
+		return nil, "", err
+	}
+	return hooks, dir, nil
 }
 
 func checkHooks(hooks []string) ([]string, error) {

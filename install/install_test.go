@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/internal/gittest"
 	"github.com/guardcm/guard/internal/proc"
 )
 
@@ -51,11 +52,7 @@ func TestInstallFreshRepoHooksFireOnCommitAndPush(t *testing.T) {
 	}
 
 	resetLog(t)
-	remote := filepath.Join(t.TempDir(), "remote.git")
-	run(t, "", "git", "init", "-q", "--bare", remote)
-	run(t, dir, "git", "remote", "add", "origin", remote)
-	head := strings.TrimSpace(run(t, dir, "git", "rev-parse", "HEAD"))
-	run(t, dir, "git", "push", "-q", "origin", "main")
+	remote, head := pushToNewRemote(t, dir)
 	want := "standin [hook] [pre-push] [origin] [" + remote + "]\n" +
 		"refs/heads/main " + head + " refs/heads/main " + strings.Repeat("0", 40) + "\n"
 	if got := logText(t); got != want {
@@ -65,7 +62,7 @@ func TestInstallFreshRepoHooksFireOnCommitAndPush(t *testing.T) {
 	// A failing guard fails the commit.
 	t.Setenv("GUARD_STANDIN_EXIT", "1")
 	writeFile(t, filepath.Join(dir, "b.txt"), "b\n", 0o644)
-	run(t, dir, "git", "add", "b.txt")
+	gittest.Git(t, dir, "add", "b.txt")
 	if _, _, err := tryRun(dir, nil, "git", "commit", "-q", "-m", "add b"); err == nil {
 		t.Fatal("commit succeeded although the hook's binary exited 1")
 	}
@@ -88,7 +85,7 @@ func TestInstallHooksPath(t *testing.T) {
 			isolate(t)
 			dir := newRepo(t)
 			config, want := tc.value(t, dir)
-			run(t, dir, "git", "config", "core.hooksPath", config)
+			gittest.Git(t, dir, "config", "core.hooksPath", config)
 			repo := open(t, dir)
 			bin := standIn(t, filepath.Join(t.TempDir(), "guard"))
 
@@ -124,7 +121,7 @@ func TestInstallFromLinkedWorktreeProtectsMainCheckout(t *testing.T) {
 	isolate(t)
 	main := newRepo(t)
 	wt := filepath.Join(t.TempDir(), "wt")
-	run(t, main, "git", "worktree", "add", "-q", "-b", "feature", wt)
+	gittest.Git(t, main, "worktree", "add", "-q", "-b", "feature", wt)
 	repo := open(t, wt)
 	if repo.GitDir == repo.CommonDir {
 		t.Fatalf("not a linked worktree: git dir %s", repo.GitDir)
@@ -164,10 +161,7 @@ const foreignHook = "#!/bin/sh\n# the team's own hook \xff\t\r\n" +
 	"exit \"${FOREIGN_EXIT:-0}\"\n"
 
 func TestForeignHookPreservedRunFirstAndRestored(t *testing.T) {
-	isolate(t)
-	dir := newRepo(t)
-	repo := open(t, dir)
-	hooks := filepath.Join(dir, ".git", "hooks")
+	_, repo, hooks := hookRepo(t)
 	path := filepath.Join(hooks, "commit-msg")
 	writeFile(t, path, foreignHook, 0o750)
 	before, err := os.Stat(path)
@@ -264,10 +258,7 @@ func TestForeignHookPreservedRunFirstAndRestored(t *testing.T) {
 // script → a binary calling RunPrevious → the preserved hook, first, with
 // git's arguments; the preserved hook's failure fails the commit.
 func TestChainWithRealCommit(t *testing.T) {
-	isolate(t)
-	dir := newRepo(t)
-	repo := open(t, dir)
-	hooks := filepath.Join(dir, ".git", "hooks")
+	dir, repo, hooks := hookRepo(t)
 	writeFile(t, filepath.Join(hooks, "commit-msg"), foreignHook, 0o755)
 	writeFile(t, filepath.Join(hooks, "pre-push"), foreignHook, 0o700)
 	self, err := os.Executable()
@@ -285,11 +276,7 @@ func TestChainWithRealCommit(t *testing.T) {
 	}
 
 	resetLog(t)
-	remote := filepath.Join(t.TempDir(), "remote.git")
-	run(t, "", "git", "init", "-q", "--bare", remote)
-	run(t, dir, "git", "remote", "add", "origin", remote)
-	head := strings.TrimSpace(run(t, dir, "git", "rev-parse", "HEAD"))
-	run(t, dir, "git", "push", "-q", "origin", "main")
+	remote, head := pushToNewRemote(t, dir)
 	refLine := "refs/heads/main " + head + " refs/heads/main " + strings.Repeat("0", 40) + "\n"
 	want = "foreign [origin] [" + remote + "] stdin=" + refLine + "\n" +
 		"guard pre-push ran-previous=true args=[\"origin\" \"" + remote + "\"] stdin=\"" + strings.TrimSuffix(refLine, "\n") + "\\n\"\n"
@@ -300,7 +287,7 @@ func TestChainWithRealCommit(t *testing.T) {
 	resetLog(t)
 	t.Setenv("FOREIGN_EXIT", "5")
 	writeFile(t, filepath.Join(dir, "b.txt"), "b\n", 0o644)
-	run(t, dir, "git", "add", "b.txt")
+	gittest.Git(t, dir, "add", "b.txt")
 	_, stderr, err := tryRun(dir, nil, "git", "commit", "-q", "-m", "add b")
 	if err == nil {
 		t.Fatal("commit succeeded although the preserved hook failed")
@@ -314,10 +301,7 @@ func TestChainWithRealCommit(t *testing.T) {
 }
 
 func TestInstallRefusesToLoseAForeignHook(t *testing.T) {
-	isolate(t)
-	dir := newRepo(t)
-	repo := open(t, dir)
-	hooks := filepath.Join(dir, ".git", "hooks")
+	_, repo, hooks := hookRepo(t)
 	writeFile(t, filepath.Join(hooks, "pre-push"), "#!/bin/sh\necho mine\n", 0o755)
 	writeFile(t, filepath.Join(hooks, "pre-push.pre-guard"), "#!/bin/sh\necho older\n", 0o700)
 	bin := standIn(t, filepath.Join(t.TempDir(), "guard"))
@@ -352,10 +336,7 @@ func TestInstallRefusesToLoseAForeignHook(t *testing.T) {
 }
 
 func TestInstallKeepsAnOrphanPreviousHook(t *testing.T) {
-	isolate(t)
-	dir := newRepo(t)
-	repo := open(t, dir)
-	hooks := filepath.Join(dir, ".git", "hooks")
+	_, repo, hooks := hookRepo(t)
 	// guard's hook was deleted by hand; the preserved one is still there.
 	writeFile(t, filepath.Join(hooks, "commit-msg.pre-guard"), foreignHook, 0o755)
 	bin := standIn(t, filepath.Join(t.TempDir(), "guard"))
@@ -369,10 +350,7 @@ func TestInstallKeepsAnOrphanPreviousHook(t *testing.T) {
 }
 
 func TestInstallIsIdempotent(t *testing.T) {
-	isolate(t)
-	dir := newRepo(t)
-	repo := open(t, dir)
-	hooks := filepath.Join(dir, ".git", "hooks")
+	_, repo, hooks := hookRepo(t)
 	bin := standIn(t, filepath.Join(t.TempDir(), "guard"))
 	mustInstall(t, repo, Options{Binary: bin})
 
@@ -422,10 +400,7 @@ func TestInstallIsIdempotent(t *testing.T) {
 }
 
 func TestInstallUpdates(t *testing.T) {
-	isolate(t)
-	dir := newRepo(t)
-	repo := open(t, dir)
-	hooks := filepath.Join(dir, ".git", "hooks")
+	dir, repo, hooks := hookRepo(t)
 	tmp := t.TempDir() // outlives the subtests
 	first := standIn(t, filepath.Join(tmp, "old", "guard"))
 	mustInstall(t, repo, Options{Binary: first})
@@ -530,7 +505,7 @@ func TestHookScriptQuotingAndMissingBinary(t *testing.T) {
 	}
 	// git itself refuses the commit with that message.
 	writeFile(t, filepath.Join(dir, "b.txt"), "b\n", 0o644)
-	run(t, dir, "git", "add", "b.txt")
+	gittest.Git(t, dir, "add", "b.txt")
 	_, stderr, err = tryRun(dir, nil, "git", "commit", "-q", "-m", "add b")
 	if err == nil || !strings.Contains(stderr, "guard install") {
 		t.Fatalf("commit with a missing binary: err %v, stderr %q", err, stderr)
@@ -542,10 +517,7 @@ func TestHookScriptQuotingAndMissingBinary(t *testing.T) {
 }
 
 func TestInspect(t *testing.T) {
-	isolate(t)
-	dir := newRepo(t)
-	repo := open(t, dir)
-	hooks := filepath.Join(dir, ".git", "hooks")
+	_, repo, hooks := hookRepo(t)
 
 	st, err := Inspect(ctx, repo, nil)
 	if err != nil {
@@ -585,10 +557,7 @@ func TestInspect(t *testing.T) {
 }
 
 func TestUninstallLeavesForeignHooksAlone(t *testing.T) {
-	isolate(t)
-	dir := newRepo(t)
-	repo := open(t, dir)
-	hooks := filepath.Join(dir, ".git", "hooks")
+	_, repo, hooks := hookRepo(t)
 	bin := standIn(t, filepath.Join(t.TempDir(), "guard"))
 	mustInstall(t, repo, Options{Binary: bin})
 	// The user replaced guard's pre-push with their own.
@@ -628,10 +597,7 @@ func TestUninstallLeavesForeignHooksAlone(t *testing.T) {
 }
 
 func TestSymlinkHooksArePreservedAsSymlinks(t *testing.T) {
-	isolate(t)
-	dir := newRepo(t)
-	repo := open(t, dir)
-	hooks := filepath.Join(dir, ".git", "hooks")
+	dir, repo, hooks := hookRepo(t)
 	writeFile(t, filepath.Join(dir, "scripts", "commit-msg"), foreignHook, 0o755)
 	// A relative link, as repositories that version their hooks make.
 	if err := os.Symlink("../../scripts/commit-msg", filepath.Join(hooks, "commit-msg")); err != nil {

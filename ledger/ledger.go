@@ -15,11 +15,12 @@
 //     dropped — and reported by Verify; the next Append starts a fresh line
 //     after it and chains to its bytes.
 //   - A deploy writes a "pending" record before wrangler runs and an outcome
-//     record (Ref = the pending Seq) afterwards; Latest pairs them, and a
-//     pending record without an outcome is a crash to reconcile.
+//     record (Outcome: Ref = the pending Seq) afterwards; Latest pairs them,
+//     and a pending record without an outcome is a crash to reconcile.
 //   - Final records are shared with the team as git notes on the deployed
-//     commit (NotesRef), pushed and fetched with bounded time; the Cloudflare
-//     API and the remote are the shared state, there is no extra server.
+//     commit (NotesRef; Share adds and pushes one), pushed and fetched with
+//     bounded time; the Cloudflare API and the remote are the shared state,
+//     there is no extra server.
 //   - Deploys of one worker are serialised by AcquireLock, a flock the kernel
 //     releases when its holder dies.
 package ledger
@@ -420,6 +421,16 @@ func verifyLines(lines [][]byte) []Problem {
 	}
 	sort.SliceStable(probs, func(a, b int) bool { return probs[a].Line < probs[b].Line })
 	return probs
+}
+
+// Outcome starts the record that completes pending: a copy whose Ref is
+// pending's Seq, with Seq, Prev and Time cleared for Append to fill. The
+// caller sets the status and what the operation learnt.
+func Outcome(pending Record) Record {
+	rec := pending
+	rec.Seq, rec.Prev, rec.Time = 0, "", time.Time{}
+	rec.Ref = pending.Seq
+	return rec
 }
 
 // Latest resolves each deploy or rollback to its final state: for every

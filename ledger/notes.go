@@ -23,6 +23,10 @@ const NotesRef = "refs/notes/guard-deploys"
 // them into NotesRef.
 const NotesRemoteRef = "refs/notes/guard-deploys-remote"
 
+// DefaultNotesTimeout bounds fetching and pushing the notes when the
+// configuration sets no time ([deploy] fetch_timeout).
+const DefaultNotesTimeout = 30 * time.Second
+
 // maxPushAttempts bounds the fetch-merge-push loop when teammates push
 // notes at the same time.
 const maxPushAttempts = 5
@@ -236,6 +240,31 @@ func PushNotes(ctx context.Context, repo *gitx.Repo, remote string, timeout time
 		}
 	}
 	return fmt.Errorf("push deploy notes to %s: still rejected after %d attempts: %w", remote, maxPushAttempts, last)
+}
+
+// Share gives the team a final record of this clone's ledger: it adds rec
+// as a note on rec.Commit and pushes the notes to remote within timeout
+// (DefaultNotesTimeout when not positive). A pending record is not shared:
+// it stays this clone's until its outcome is written. The ledger holds the
+// record whatever happens here, so a failure is a warning for the caller
+// to print, and says what was not shared.
+func Share(ctx context.Context, repo *gitx.Repo, remote string, timeout time.Duration, rec Record) error {
+	if rec.Status == StatusPending {
+		return nil
+	}
+	if rec.Commit == "" {
+		return fmt.Errorf("the %s record was not shared through %s: the target version has no known commit to attach it to", rec.Kind, NotesRef)
+	}
+	if err := AddNote(ctx, repo, rec.Commit, rec); err != nil {
+		return fmt.Errorf("the %s record was not added to the git notes: %w", rec.Kind, err)
+	}
+	if timeout <= 0 {
+		timeout = DefaultNotesTimeout
+	}
+	if err := PushNotes(ctx, repo, remote, timeout); err != nil {
+		return fmt.Errorf("the %s record was not pushed to %s (%s); the next deploy pushes it: %w", rec.Kind, remote, NotesRef, err)
+	}
+	return nil
 }
 
 // ReadNotes returns every record in the notes of NotesRef (and of

@@ -3,78 +3,40 @@ package ledger
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/guardcm/guard/internal/gittest"
 	"github.com/guardcm/guard/internal/gitx"
-	"github.com/guardcm/guard/internal/proc"
 )
 
 // gitEnv isolates git from the machine's configuration.
 func gitEnv(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Fatalf("git is required: %v", err)
-	}
-	home := t.TempDir()
-	t.Setenv("HOME", home)
-	t.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
-	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-	t.Setenv("GIT_AUTHOR_NAME", "Ada Tester")
-	t.Setenv("GIT_AUTHOR_EMAIL", "ada@example.com")
-	t.Setenv("GIT_COMMITTER_NAME", "Ada Tester")
-	t.Setenv("GIT_COMMITTER_EMAIL", "ada@example.com")
-	t.Setenv("GIT_AUTHOR_DATE", "2025-01-02T03:04:05Z")
-	t.Setenv("GIT_COMMITTER_DATE", "2025-01-02T03:04:05Z")
-	t.Setenv("GIT_TERMINAL_PROMPT", "0")
-}
-
-func git(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := proc.Run(context.Background(), proc.Cmd{Name: "git", Args: args, Dir: dir})
-	if err != nil {
-		t.Fatalf("git %s: %v", strings.Join(args, " "), err)
-	}
-	return strings.TrimSpace(string(out))
+	gittest.Isolate(t, gittest.Options{
+		Author: gittest.Identity{Name: "Ada Tester", Email: "ada@example.com"},
+		Date:   "2025-01-02T03:04:05Z",
+	})
 }
 
 func openRepo(t *testing.T, dir string) *gitx.Repo {
 	t.Helper()
-	r, err := gitx.Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return gittest.Open(t, gitx.Open, dir)
 }
 
 // remoteWithCommit makes a bare remote holding one commit on main and
 // returns its path and the commit.
 func remoteWithCommit(t *testing.T) (remote, commit string) {
 	t.Helper()
-	base := t.TempDir()
-	remote = filepath.Join(base, "remote.git")
-	git(t, base, "init", "-q", "--bare", "-b", "main", remote)
-	seed := filepath.Join(base, "seed")
-	git(t, base, "clone", "-q", remote, seed)
-	if err := os.WriteFile(filepath.Join(seed, "index.js"), []byte("export default {}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	git(t, seed, "add", "index.js")
-	git(t, seed, "commit", "-q", "-m", "feat: first worker")
-	git(t, seed, "push", "-q", "origin", "HEAD:main")
-	return remote, git(t, seed, "rev-parse", "HEAD")
+	return gittest.Remote(t, "feat: first worker", "index.js", "export default {}\n")
 }
 
 func clone(t *testing.T, remote string) *gitx.Repo {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "clone")
-	git(t, filepath.Dir(dir), "clone", "-q", remote, dir)
-	return openRepo(t, dir)
+	return openRepo(t, gittest.Clone(t, remote))
 }
 
 func deployRecord(worker, commit, version string, seq int) Record {
@@ -94,12 +56,12 @@ func TestDefaultPathUnderGitDir(t *testing.T) {
 	if _, err := Open(p).Append(Record{Kind: KindDeploy, Status: StatusPending}); err != nil {
 		t.Fatal(err)
 	}
-	if st := git(t, r.Root, "status", "--porcelain", "--untracked-files=all", "--ignored"); st != "" {
+	if st := gittest.Git(t, r.Root, "status", "--porcelain", "--untracked-files=all", "--ignored"); st != "" {
 		t.Errorf("the ledger dirtied the work tree: %q", st)
 	}
 	// A linked worktree shares the clone's ledger.
 	wt := filepath.Join(t.TempDir(), "wt")
-	git(t, r.Root, "worktree", "add", "-q", "--detach", wt)
+	gittest.Git(t, r.Root, "worktree", "add", "-q", "--detach", wt)
 	if p2 := DefaultPath(openRepo(t, wt)); p2 != p {
 		t.Errorf("worktree ledger %s, want %s", p2, p)
 	}
@@ -117,7 +79,7 @@ func TestAddNoteAppendsLines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	note := git(t, r.Root, "notes", "--ref", NotesRef, "show", commit)
+	note := gittest.Git(t, r.Root, "notes", "--ref", NotesRef, "show", commit)
 	lines := strings.Split(note, "\n")
 	l1, _ := marshal(r1)
 	l2, _ := marshal(r2)
@@ -168,11 +130,11 @@ func TestNotesShareThroughRemote(t *testing.T) {
 	if err := PushNotes(ctx, b, "origin", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	parents := strings.Fields(git(t, b.Root, "rev-list", "--parents", "-n", "1", NotesRef))
+	parents := strings.Fields(gittest.Git(t, b.Root, "rev-list", "--parents", "-n", "1", NotesRef))
 	if len(parents) != 3 {
 		t.Errorf("b's notes should be a merge of both histories, got %v", parents)
 	}
-	if got := git(t, b.Root, "rev-parse", NotesRef); got != git(t, a.Root, "ls-remote", "origin", NotesRef)[:len(got)] {
+	if got := gittest.Git(t, b.Root, "rev-parse", NotesRef); got != gittest.Git(t, a.Root, "ls-remote", "origin", NotesRef)[:len(got)] {
 		t.Errorf("remote notes are not b's merge")
 	}
 
@@ -191,7 +153,7 @@ func TestNotesShareThroughRemote(t *testing.T) {
 		t.Errorf("third clone reads %+v\nwant %+v", got, []Record{ra, rb})
 	}
 	// The merged note on the one commit holds both lines.
-	if note := git(t, c.Root, "notes", "--ref", NotesRef, "show", commit); strings.Count(note, "\n") != 1 {
+	if note := gittest.Git(t, c.Root, "notes", "--ref", NotesRef, "show", commit); strings.Count(note, "\n") != 1 {
 		t.Errorf("merged note:\n%s", note)
 	}
 
@@ -231,7 +193,7 @@ func TestFetchNotesHangingRemote(t *testing.T) {
 	gitEnv(t)
 	remote, _ := remoteWithCommit(t)
 	r := clone(t, remote)
-	git(t, r.Root, "config", "protocol.ext.allow", "always")
+	gittest.Git(t, r.Root, "config", "protocol.ext.allow", "always")
 	start := time.Now()
 	err := FetchNotes(context.Background(), r, "ext::sleep 12", time.Second)
 	d := time.Since(start)
@@ -254,7 +216,8 @@ func TestAddNoteWithoutIdentity(t *testing.T) {
 	for _, k := range []string{"GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"} {
 		os.Unsetenv(k) // t.Setenv above restores them
 	}
-	git(t, "", "config", "--global", "user.useConfigOnly", "true")
+	gittest.Git(t, "", "config", "--global", "--remove-section", "user")
+	gittest.Git(t, "", "config", "--global", "user.useConfigOnly", "true")
 	r := clone(t, remote)
 	if _, err := r.Git(context.Background(), "var", "GIT_COMMITTER_IDENT"); err == nil {
 		t.Fatal("the test needs a repository without an identity")
@@ -262,7 +225,67 @@ func TestAddNoteWithoutIdentity(t *testing.T) {
 	if err := AddNote(context.Background(), r, commit, deployRecord("api", commit, "v1", 2)); err != nil {
 		t.Fatal(err)
 	}
-	if who := git(t, r.Root, "log", "-1", "--format=%cn <%ce>", NotesRef); who != "guard <guard@localhost>" {
+	if who := gittest.Git(t, r.Root, "log", "-1", "--format=%cn <%ce>", NotesRef); who != "guard <guard@localhost>" {
 		t.Errorf("notes committed by %q", who)
+	}
+}
+
+// Outcome completes a pending record: same operation, Ref naming it, and
+// the chain fields left for Append.
+func TestOutcome(t *testing.T) {
+	pending := deployRecord("api", "abc", "v1", 7)
+	pending.Status = StatusPending
+	out := Outcome(pending)
+	if out.Ref != 7 || out.Seq != 0 || out.Prev != "" || !out.Time.IsZero() {
+		t.Errorf("Outcome = seq %d ref %d prev %q time %v", out.Seq, out.Ref, out.Prev, out.Time)
+	}
+	if out.Worker != "api" || out.Commit != "abc" || out.VersionID != "v1" || out.Status != StatusPending {
+		t.Errorf("Outcome lost the operation's fields: %+v", out)
+	}
+}
+
+// Share publishes final records only, on their commit and on the remote,
+// and says what it could not share.
+func TestShare(t *testing.T) {
+	gitEnv(t)
+	ctx := context.Background()
+	remote, commit := remoteWithCommit(t)
+	r := clone(t, remote)
+
+	rec := deployRecord("api", commit, "v1", 2)
+	rec.Status = StatusPending
+	if err := Share(ctx, r, "origin", 0, rec); err != nil {
+		t.Fatalf("sharing a pending record: %v", err)
+	}
+	if got, err := ReadNotes(ctx, r); err != nil || len(got) != 0 {
+		t.Fatalf("a pending record was shared: %+v, %v", got, err)
+	}
+
+	rec.Status = StatusSucceeded
+	if err := Share(ctx, r, "origin", 0, rec); err != nil {
+		t.Fatal(err)
+	}
+	c := clone(t, remote)
+	if err := FetchNotes(ctx, c, "origin", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadNotes(ctx, c); err != nil || !reflect.DeepEqual(got, []Record{rec}) {
+		t.Errorf("the remote's notes hold %+v (%v), want the shared record", got, err)
+	}
+
+	noCommit := rec
+	noCommit.Kind, noCommit.Commit = KindRollback, ""
+	if err := Share(ctx, r, "origin", 0, noCommit); err == nil || !strings.Contains(err.Error(), "the rollback record was not shared through "+NotesRef) {
+		t.Errorf("a record without a commit: %v", err)
+	}
+
+	later := deployRecord("api", commit, "v2", 4)
+	missing := filepath.Join(t.TempDir(), "gone.git")
+	err := Share(ctx, r, missing, time.Second, later)
+	if err == nil || !strings.Contains(err.Error(), "the deploy record was not pushed to "+missing) {
+		t.Errorf("an unreachable remote: %v", err)
+	}
+	if got, _ := ReadNotes(ctx, r); len(got) != 2 {
+		t.Errorf("the note stays in this clone when the push fails: %+v", got)
 	}
 }

@@ -69,9 +69,9 @@ func (c *Category) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// rank orders the categories inference can produce: standard < normal <
-// major. Emergency and Unknown have no rank.
-func (c Category) rank() int {
+// Rank orders the categories inference can produce: standard (1) < normal
+// (2) < major (3). Emergency stands apart and, like Unknown, ranks 0.
+func (c Category) Rank() int {
 	switch c {
 	case Standard:
 		return 1
@@ -90,8 +90,8 @@ func (c Category) rank() int {
 // returns) is never understated. An explicit Unknown understates any
 // inferred category.
 func Understates(explicit, inferred Category) bool {
-	if explicit == Emergency || inferred.rank() == 0 {
+	if explicit == Emergency || inferred.Rank() == 0 {
 		return false
 	}
-	return explicit.rank() < inferred.rank()
+	return explicit.Rank() < inferred.Rank()
 }

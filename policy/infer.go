@@ -112,7 +112,7 @@ func Infer(changes []Change, rules Rules) (Inference, error) {
 			return Inference{}, err
 		}
 		for _, x := range r {
-			if x.Category.rank() > final.rank() {
+			if x.Category.Rank() > final.Rank() {
 				final = x.Category
 			}
 		}

@@ -296,20 +296,6 @@ func agree(ds []declaration) error {
 	return nil
 }
 
-// rank orders the categories that have an order (standard < normal < major);
-// emergency stands apart and ranks 0 with unknown.
-func rank(c policy.Category) int {
-	switch c {
-	case policy.Standard:
-		return 1
-	case policy.Normal:
-		return 2
-	case policy.Major:
-		return 3
-	}
-	return 0
-}
-
 // categoryOrder is the order categories are listed in.
 var categoryOrder = []policy.Category{policy.Standard, policy.Normal, policy.Major, policy.Emergency, policy.Unknown}
 
@@ -413,17 +399,17 @@ func checkDeclared(ev *Event, in Input) []report.Finding {
 	}
 	highest := policy.Unknown
 	for c := range counts {
-		if rank(c) > rank(highest) {
+		if c.Rank() > highest.Rank() {
 			highest = c
 		}
 	}
 	switch {
 	case highest == policy.Unknown:
 		return nil
-	case rank(highest) > rank(d.cat):
+	case highest.Rank() > d.cat.Rank():
 		return mismatch(fmt.Sprintf("its commits include %s (%s)", highest, describeCounts(counts, nil)),
 			fmt.Sprintf("declare %s (the commits' Change-Category trailers are the record), or move the %s commits to another pull request", highest, highest))
-	case rank(highest) < rank(d.cat):
+	case highest.Rank() < d.cat.Rank():
 		return mismatch(fmt.Sprintf("no commit is %s (%s)", d.cat, describeCounts(counts, nil)),
 			fmt.Sprintf("add the trailer \"Change-Category: %s\" to the commit that makes the %s change (git rebase -i, reword), or correct the declaration", d.cat, d.cat))
 	}

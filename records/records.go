@@ -74,6 +74,26 @@ type Record struct {
 	Opened time.Time `json:"opened"`
 	Due    time.Time `json:"due"`
 
+	Change
+
+	// Extra holds front-matter keys guard does not know (added by hand),
+	// in file order.
+	Extra []Field `json:"-"`
+	// TODO lists the body lines (1-based, in the file) that still hold the
+	// marker.
+	TODO []int `json:"todo_lines"`
+
+	// rollback is set by NewRollback, or by Parse when any rollback key is
+	// present, so that an empty env still renders.
+	rollback bool
+	// opened and due hold the raw values while Parse reads the file.
+	opened, due string
+}
+
+// Change is what a record says the change was: the front-matter fields
+// after opened and due. Its JSON is the record's part of `guard changes
+// --format json`.
+type Change struct {
 	// Rollback fields.
 	Worker       string `json:"worker,omitempty"`
 	Env          string `json:"env,omitempty"`
@@ -89,19 +109,6 @@ type Record struct {
 
 	Operator string `json:"operator,omitempty"`
 	Reason   string `json:"reason,omitempty"`
-
-	// Extra holds front-matter keys guard does not know (added by hand),
-	// in file order.
-	Extra []Field `json:"-"`
-	// TODO lists the body lines (1-based, in the file) that still hold the
-	// marker.
-	TODO []int `json:"todo_lines"`
-
-	// rollback is set by NewRollback, or by Parse when any rollback key is
-	// present, so that an empty env still renders.
-	rollback bool
-	// opened and due hold the raw values while Parse reads the file.
-	opened, due string
 }
 
 // Field is one front-matter line.

@@ -256,7 +256,7 @@ func loadHistory(ctx context.Context, o Options, api *cfapi.Client, t *deploy.Ta
 	if o.FetchNotes {
 		timeout := o.Config.Deploy.FetchTimeout.Duration
 		if timeout <= 0 {
-			timeout = 30 * time.Second
+			timeout = ledger.DefaultNotesTimeout
 		}
 		if err := ledger.FetchNotes(ctx, o.Repo, o.Config.Remote, timeout); err != nil {
 			if ctx.Err() != nil {

@@ -125,7 +125,7 @@ func (x *executor) run(ctx context.Context) error {
 		} else {
 			x.res.Production = describe(deps, aerr, p)
 			x.say("wrangler rollback failed; production as the Cloudflare API tells it: %s", x.res.Production)
-			short := errors.New(summarize(werr))
+			short := errors.New(deploy.Summarize(werr))
 			if _, err := x.finish(ctx, pending, ledger.StatusFailed, "", "", werr); err != nil {
 				return fail.External(errors.Join(short, fmt.Errorf("and the failure could not be recorded: %w", err)))
 			}
@@ -206,44 +206,24 @@ func (x *executor) writeRecord(opened time.Time, deploymentID string, events []r
 	return rec.Path
 }
 
-// finish appends the outcome of the pending record and shares a final one.
+// finish appends the outcome of the pending record and shares a final one
+// on the target's commit (failures to share are warnings: the local ledger
+// has the record).
 func (x *executor) finish(ctx context.Context, pending ledger.Record, status, deploymentID, recordFile string, cause error) (ledger.Record, error) {
-	rec := pending
-	rec.Seq, rec.Prev, rec.Time = 0, "", time.Time{}
-	rec.Ref = pending.Seq
+	rec := ledger.Outcome(pending)
 	rec.Status, rec.DeploymentID, rec.RecordFile = status, deploymentID, recordFile
 	if cause != nil {
-		rec.Error = summarize(cause)
+		rec.Error = deploy.Summarize(cause)
 	}
 	written, err := x.led.Append(rec)
 	if err != nil {
 		return rec, err
 	}
 	x.res.Final = written
-	if status != ledger.StatusPending {
-		x.share(ctx, written)
+	if err := ledger.Share(ctx, x.o.Repo, x.o.Config.Remote, x.o.Config.Deploy.FetchTimeout.Duration, written); err != nil {
+		x.warn("%v", err)
 	}
 	return written, nil
-}
-
-// share adds the record as a note on the target's commit and pushes the
-// notes; failures are warnings (the local ledger has the record).
-func (x *executor) share(ctx context.Context, rec ledger.Record) {
-	if rec.Commit == "" {
-		x.warn("the rollback record was not shared through %s: the target version has no known commit to attach it to", ledger.NotesRef)
-		return
-	}
-	if err := ledger.AddNote(ctx, x.o.Repo, rec.Commit, rec); err != nil {
-		x.warn("the rollback record was not added to the git notes: %v", err)
-		return
-	}
-	timeout := x.o.Config.Deploy.FetchTimeout.Duration
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	if err := ledger.PushNotes(ctx, x.o.Repo, x.o.Config.Remote, timeout); err != nil {
-		x.warn("the rollback record was not pushed to %s (%s); the next deploy pushes it: %v", x.o.Config.Remote, ledger.NotesRef, err)
-	}
 }
 
 // describe says what production serves, as far as the API tells.
@@ -307,21 +287,6 @@ func orNone(s string) string {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// summarize makes an error fit a ledger record: wrangler's own message
-// without the stderr tail already shown, bounded.
-func summarize(err error) string {
-	s := err.Error()
-	var we *wrangler.Error
-	if errors.As(err, &we) {
-		s = strings.Replace(s, we.Error(), (&wrangler.Error{Command: we.Command, ExitCode: we.ExitCode, Message: we.Message, Err: we.Err}).Error(), 1)
-	}
-	const max = 1000
-	if len(s) > max {
-		s = s[:max] + "…"
-	}
-	return s
-}
 
 // installedVersion reads the version of the wrangler package behind a
 // node_modules/.bin link without running it (`wrangler --version` costs

@@ -58,35 +58,22 @@ type ChangesCmd struct {
 	Format string `help:"Output format: text or json (an array on stdout)." enum:"text,json" default:"text"`
 }
 
-// changeJSON is one record in --format json.
+// changeJSON is one record in --format json: where it stands, then what
+// the change was.
 type changeJSON struct {
-	File         string    `json:"file"`
-	State        string    `json:"state"`
-	Kind         string    `json:"kind"`
-	Opened       time.Time `json:"opened"`
-	Due          time.Time `json:"due"`
-	TODO         int       `json:"todo"`
-	TODOLines    []int     `json:"todo_lines"`
-	Worker       string    `json:"worker,omitempty"`
-	Env          string    `json:"env,omitempty"`
-	FromVersion  string    `json:"from_version,omitempty"`
-	ToVersion    string    `json:"to_version,omitempty"`
-	FromCommit   string    `json:"from_commit,omitempty"`
-	ToCommit     string    `json:"to_commit,omitempty"`
-	DeploymentID string    `json:"deployment_id,omitempty"`
-	Commit       string    `json:"commit,omitempty"`
-	Subject      string    `json:"subject,omitempty"`
-	Operator     string    `json:"operator,omitempty"`
-	Reason       string    `json:"reason,omitempty"`
+	File      string    `json:"file"`
+	State     string    `json:"state"`
+	Kind      string    `json:"kind"`
+	Opened    time.Time `json:"opened"`
+	Due       time.Time `json:"due"`
+	TODO      int       `json:"todo"`
+	TODOLines []int     `json:"todo_lines"`
+	records.Change
 }
 
 // Run lists the records, oldest first.
 func (c *ChangesCmd) Run(env *Env) error {
-	repo, err := env.Repo()
-	if err != nil {
-		return err
-	}
-	cfg, err := env.Config()
+	repo, cfg, err := env.Workspace()
 	if err != nil {
 		return err
 	}
@@ -104,9 +91,7 @@ func (c *ChangesCmd) Run(env *Env) error {
 		for _, r := range recs {
 			out = append(out, changeJSON{
 				File: r.Path, State: string(r.State(now)), Kind: r.Kind(), Opened: r.Opened, Due: r.Due,
-				TODO: len(r.TODO), TODOLines: r.TODO, Worker: r.Worker, Env: r.Env,
-				FromVersion: r.FromVersion, ToVersion: r.ToVersion, FromCommit: r.FromCommit, ToCommit: r.ToCommit,
-				DeploymentID: r.DeploymentID, Commit: r.Commit, Subject: r.Subject, Operator: r.Operator, Reason: r.Reason,
+				TODO: len(r.TODO), TODOLines: r.TODO, Change: r.Change,
 			})
 		}
 		enc := json.NewEncoder(env.Stdout)

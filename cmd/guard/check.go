@@ -5,6 +5,7 @@ import (
 
 	"github.com/guardcm/guard/hooks"
 	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/prgate"
 )
@@ -20,11 +21,7 @@ type CheckCmd struct {
 
 // Run checks the range and prints the findings.
 func (c *CheckCmd) Run(env *Env) error {
-	repo, err := env.Repo()
-	if err != nil {
-		return err
-	}
-	cfg, err := env.Config()
+	repo, cfg, err := env.Workspace()
 	if err != nil {
 		return err
 	}
@@ -45,19 +42,13 @@ func (c *CheckCmd) Run(env *Env) error {
 	if base == "" {
 		base = "refs/remotes/" + cfg.Remote + "/" + cfg.Branch
 	}
-	baseHash, ok, err := repo.ResolveCommit(env.Ctx, base)
+	baseHash, err := resolveFlag(env, repo, "base", base)
 	if err != nil {
-		return fail.External(err)
+		return err
 	}
-	if !ok {
-		return fail.Usagef("base %q does not name a commit", base)
-	}
-	headHash, ok, err := repo.ResolveCommit(env.Ctx, head)
+	headHash, err := resolveFlag(env, repo, "head", head)
 	if err != nil {
-		return fail.External(err)
-	}
-	if !ok {
-		return fail.Usagef("head %q does not name a commit", head)
+		return err
 	}
 	r := hooks.Range{Head: headHash, Exclude: []string{baseHash}, Base: baseHash}
 	res, err := hooks.CheckRange(env.Ctx, repo, cfg, r)
@@ -87,18 +78,39 @@ func (c *CheckCmd) Run(env *Env) error {
 			return err
 		}
 	}
-	out := env.Stderr
-	if c.Format != "text" {
-		out = env.Stdout
-	}
-	if err := report.Write(out, report.Format(c.Format), findings); err != nil {
-		return fail.External(err)
+	if err := writeFindings(env, c.Format, findings); err != nil {
+		return err
 	}
 	if report.HasErrors(findings) {
 		return fail.AlreadyReported(fail.KindRefused, fmt.Sprintf("%d commit(s) checked: policy violations found", len(res.Commits)))
 	}
 	if c.Format == "text" {
 		fmt.Fprintf(env.Stderr, "guard: %d commit(s) checked, highest category %s\n", len(res.Commits), res.Highest)
+	}
+	return nil
+}
+
+// resolveFlag resolves the commit a --base or --head flag (what) names.
+func resolveFlag(env *Env, repo *gitx.Repo, what, ref string) (string, error) {
+	hash, ok, err := repo.ResolveCommit(env.Ctx, ref)
+	if err != nil {
+		return "", fail.External(err)
+	}
+	if !ok {
+		return "", fail.Usagef("%s %q does not name a commit", what, ref)
+	}
+	return hash, nil
+}
+
+// writeFindings prints findings in format: text on stderr with guard's
+// other messages, json and github on stdout for machines.
+func writeFindings(env *Env, format string, findings []report.Finding) error {
+	out := env.Stderr
+	if format != "text" {
+		out = env.Stdout
+	}
+	if err := report.Write(out, report.Format(format), findings); err != nil {
+		return fail.External(err)
 	}
 	return nil
 }

@@ -96,6 +96,16 @@ func (e *Env) Config() (*config.Config, error) {
 	return e.cfg, e.cfgErr
 }
 
+// Workspace opens the repository and loads its guard.toml: what most
+// commands start with.
+func (e *Env) Workspace() (*gitx.Repo, *config.Config, error) {
+	cfg, err := e.Config() // opens the repository first
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.repo, cfg, nil
+}
+
 // Close releases what the commands opened.
 func (e *Env) Close() {
 	if e.repo != nil {

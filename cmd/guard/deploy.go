@@ -2,11 +2,9 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 
 	"github.com/guardcm/guard/deploy"
 	"github.com/guardcm/guard/hooks"
-	"github.com/guardcm/guard/internal/fail"
 )
 
 // deployRollback is the hook behind `guard deploy --rollback-on-fail`. It is
@@ -29,21 +27,13 @@ type DeployCmd struct {
 
 // Run deploys.
 func (c *DeployCmd) Run(env *Env) error {
-	repo, err := env.Repo()
+	repo, cfg, err := env.Workspace()
 	if err != nil {
 		return err
 	}
-	cfg, err := env.Config()
+	wcfg, err := wranglerConfigFlag(c.Config)
 	if err != nil {
 		return err
-	}
-	wcfg := c.Config
-	if wcfg != "" && !filepath.IsAbs(wcfg) {
-		abs, err := filepath.Abs(wcfg)
-		if err != nil {
-			return fail.Usage(err)
-		}
-		wcfg = abs
 	}
 	args := c.Args
 	if len(args) > 0 && args[0] == "--" {
@@ -59,8 +49,8 @@ func (c *DeployCmd) Run(env *Env) error {
 		RollbackOnFail: c.RollbackOnFail,
 		Rollback:       deployRollback,
 		ExtraArgs:      args,
-		Token:          os.Getenv("CLOUDFLARE_API_TOKEN"),
-		AccountID:      os.Getenv("CLOUDFLARE_ACCOUNT_ID"),
+		Token:          os.Getenv(tokenEnv),
+		AccountID:      os.Getenv(accountEnv),
 		MigrationCheck: hooks.MigrationFindings,
 		Stdout:         env.Stdout,
 		Stderr:         env.Stderr,

@@ -8,9 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/guardcm/guard/deploy"
 	"github.com/guardcm/guard/evidence"
-	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/ledger"
@@ -138,11 +136,7 @@ func plural(n int, word string) string {
 
 // Run collects the merge activity.
 func (c *EvidenceMergeActivityCmd) Run(env *Env) error {
-	repo, err := env.Repo()
-	if err != nil {
-		return err
-	}
-	cfg, err := env.Config()
+	repo, cfg, err := env.Workspace()
 	if err != nil {
 		return err
 	}
@@ -163,11 +157,7 @@ func (c *EvidenceMergeActivityCmd) Run(env *Env) error {
 
 // Run collects the deployments.
 func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
-	repo, err := env.Repo()
-	if err != nil {
-		return err
-	}
-	cfg, err := env.Config()
+	repo, cfg, err := env.Workspace()
 	if err != nil {
 		return err
 	}
@@ -175,24 +165,15 @@ func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	token := os.Getenv("CLOUDFLARE_API_TOKEN")
-	if token == "" {
-		return deploy.TokenMissing()
-	}
-	wcfg := c.Config
-	if wcfg != "" && !filepath.IsAbs(wcfg) {
-		if wcfg, err = filepath.Abs(wcfg); err != nil {
-			return fail.Usage(err)
-		}
-	}
-	t, err := deploy.ResolveTarget(repo.Root, cfg, wcfg, c.Env, os.Getenv("CLOUDFLARE_ACCOUNT_ID"))
+	cf, err := env.Cloudflare(c.Config, c.Env)
 	if err != nil {
 		return err
 	}
+	t := cf.Target
 	doc, err := evidence.Deployments(env.Ctx, evidence.DeploymentOptions{
 		Repo: repo, Config: cfg, Period: period, Now: now, Generator: generator(),
 		Worker: t.Worker, Env: c.Env, Account: t.Account,
-		API:    cfapi.New(token, t.Account),
+		API:    cf.API(),
 		Ledger: ledger.Open(ledger.DefaultPath(repo)),
 		Fetch:  !c.NoFetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
 	})
@@ -205,11 +186,7 @@ func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
 
 // Run collects the branch protection.
 func (c *EvidenceBranchProtectionCmd) Run(env *Env) error {
-	repo, err := env.Repo()
-	if err != nil {
-		return err
-	}
-	cfg, err := env.Config()
+	repo, cfg, err := env.Workspace()
 	if err != nil {
 		return err
 	}

@@ -4,15 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/guardcm/guard/deploy"
 	"github.com/guardcm/guard/history"
-	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/ledger"
 )
@@ -27,31 +23,18 @@ type HistoryCmd struct {
 
 // Run prints the history, newest first.
 func (c *HistoryCmd) Run(env *Env) error {
-	repo, err := env.Repo()
+	repo, cfg, err := env.Workspace()
 	if err != nil {
 		return err
 	}
-	cfg, err := env.Config()
+	cf, err := env.Cloudflare(c.Config, c.Env)
 	if err != nil {
 		return err
 	}
-	token := os.Getenv("CLOUDFLARE_API_TOKEN")
-	if token == "" {
-		return deploy.TokenMissing()
-	}
-	wcfg := c.Config
-	if wcfg != "" && !filepath.IsAbs(wcfg) {
-		if wcfg, err = filepath.Abs(wcfg); err != nil {
-			return fail.Usage(err)
-		}
-	}
-	t, err := deploy.ResolveTarget(repo.Root, cfg, wcfg, c.Env, os.Getenv("CLOUDFLARE_ACCOUNT_ID"))
-	if err != nil {
-		return err
-	}
+	t := cf.Target
 	src := history.Source{
 		Repo:         repo,
-		API:          cfapi.New(token, t.Account),
+		API:          cf.API(),
 		Ledger:       ledger.Open(ledger.DefaultPath(repo)),
 		FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
 		Account:      t.Account,

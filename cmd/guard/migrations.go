@@ -25,11 +25,7 @@ type MigrationsCheckCmd struct {
 
 // Run checks and prints the findings; exit 1 on any error finding.
 func (c *MigrationsCheckCmd) Run(env *Env) error {
-	repo, err := env.Repo()
-	if err != nil {
-		return err
-	}
-	cfg, err := env.Config()
+	repo, cfg, err := env.Workspace()
 	if err != nil {
 		return err
 	}
@@ -50,14 +46,9 @@ func (c *MigrationsCheckCmd) Run(env *Env) error {
 	}
 	head := hooks.WorkTree
 	if c.Head != "" {
-		h, ok, err := repo.ResolveCommit(env.Ctx, c.Head)
-		if err != nil {
-			return fail.External(err)
+		if head, err = resolveFlag(env, repo, "head", c.Head); err != nil {
+			return err
 		}
-		if !ok {
-			return fail.Usagef("head %q does not name a commit", c.Head)
-		}
-		head = h
 	}
 	var findings []report.Finding
 	if c.Dir != "" {
@@ -76,12 +67,8 @@ func (c *MigrationsCheckCmd) Run(env *Env) error {
 	if err != nil {
 		return fail.Usage(err)
 	}
-	out := env.Stderr
-	if c.Format != "text" {
-		out = env.Stdout
-	}
-	if err := report.Write(out, report.Format(c.Format), findings); err != nil {
-		return fail.External(err)
+	if err := writeFindings(env, c.Format, findings); err != nil {
+		return err
 	}
 	if report.HasErrors(findings) {
 		return fail.AlreadyReported(fail.KindRefused, "migrations check failed")

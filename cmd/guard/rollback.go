@@ -7,17 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/mattn/go-isatty"
 
 	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/deploy"
-	"github.com/guardcm/guard/history"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/gitx"
-	"github.com/guardcm/guard/ledger"
 	"github.com/guardcm/guard/rollback"
 )
 
@@ -54,7 +51,7 @@ func init() {
 			return err
 		}
 		return rollback.DeployHook(rollback.Options{
-			Repo: repo, Config: cfg, Token: os.Getenv("CLOUDFLARE_API_TOKEN"), Now: now,
+			Repo: repo, Config: cfg, Token: os.Getenv(tokenEnv), Now: now,
 			Stdout: os.Stdout, Stderr: os.Stderr,
 		})(ctx, req)
 	}
@@ -62,11 +59,7 @@ func init() {
 
 // Run prints the plan, asks (or requires --yes), and rolls back.
 func (c *RollbackCmd) Run(env *Env) error {
-	repo, err := env.Repo()
-	if err != nil {
-		return err
-	}
-	cfg, err := env.Config()
+	repo, cfg, err := env.Workspace()
 	if err != nil {
 		return err
 	}
@@ -74,35 +67,22 @@ func (c *RollbackCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	token := os.Getenv("CLOUDFLARE_API_TOKEN")
-	if token == "" {
-		return deploy.TokenMissing()
-	}
-	wcfg := c.Config
-	if wcfg != "" && !filepath.IsAbs(wcfg) {
-		if wcfg, err = filepath.Abs(wcfg); err != nil {
-			return fail.Usage(err)
-		}
-	}
-	t, err := deploy.ResolveTarget(repo.Root, cfg, wcfg, c.Env, os.Getenv("CLOUDFLARE_ACCOUNT_ID"))
+	cf, err := env.Cloudflare(c.Config, c.Env)
 	if err != nil {
 		return err
 	}
+	t := cf.Target
 	o := rollback.Options{
 		Repo: repo, Config: cfg, Target: t, To: c.To, Reason: c.Reason,
-		Token: token, FetchNotes: true, Now: now,
+		Token: cf.Token, FetchNotes: true, Now: now,
 		Stdout: env.Stdout, Stderr: env.Stderr,
 	}
 	if !c.DryRun {
 		// One deploy or rollback of a worker at a time, from the plan to
 		// the record, so the plan cannot go stale under a concurrent deploy.
-		lock, err := ledger.AcquireLock(ledger.LockDir(repo), history.LockName(t.Worker))
+		lock, err := deploy.LockWorker(repo, t.Worker, "wait for it to finish, then look at guard history before rolling back")
 		if err != nil {
-			var held *ledger.HeldError
-			if errors.As(err, &held) {
-				return fail.Refused(err, "wait for it to finish, then look at guard history before rolling back")
-			}
-			return fail.External(err)
+			return err
 		}
 		defer lock.Release()
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/guardcm/guard/internal/benchrepo"
 	"github.com/guardcm/guard/internal/cfemu"
+	"github.com/guardcm/guard/internal/gittest"
 	"github.com/guardcm/guard/ledger"
 )
 
@@ -87,23 +88,16 @@ func BenchmarkRollbackToWrangler(b *testing.B) {
 // It returns the repository, the emulator and v1's version ID.
 func rollbackFixture(tb testing.TB, wranglerCmd string) (string, *cfemu.Emulator, string) {
 	tb.Helper()
+	// guard runs in this process: it and the git it starts get the
+	// benchmarks' identity (the commits below also their fixed date).
+	home := gittest.Isolate(tb, gittest.Options{Author: benchrepo.Options.Author})
 	root := tb.TempDir()
-	home := filepath.Join(root, "home")
 	repo := filepath.Join(root, "repo")
 	remote := filepath.Join(root, "remote.git")
-	for _, d := range []string{home, repo, filepath.Join(repo, "migrations"), filepath.Join(repo, "src")} {
+	for _, d := range []string{repo, filepath.Join(repo, "migrations"), filepath.Join(repo, "src")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			tb.Fatal(err)
 		}
-	}
-	gitconfig := filepath.Join(home, ".gitconfig")
-	fixtureFile(tb, gitconfig, "[init]\n\tdefaultBranch = main\n[user]\n\tname = Bench\n\temail = bench@example.com\n")
-	for k, v := range map[string]string{
-		"HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": gitconfig,
-		"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
-		"GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@example.com",
-	} {
-		tb.Setenv(k, v)
 	}
 	env := benchrepo.Env(home)
 	benchrepo.Git(tb, env, root, "init", "-q", "--bare", remote)

@@ -113,7 +113,7 @@ func (e *Emulator) adminRoutes() {
 	m.HandleFunc("GET "+a+"/state", func(w http.ResponseWriter, r *http.Request) { adminJSON(w, e.Snapshot()) })
 	m.HandleFunc("PUT "+a+"/state", func(w http.ResponseWriter, r *http.Request) {
 		var st State
-		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<20)).Decode(&st); err != nil {
+		if err := decodeBody(r, 64<<20, &st); err != nil {
 			adminError(w, fmt.Errorf("state: %w", err))
 			return
 		}
@@ -174,7 +174,7 @@ func (e *Emulator) adminRoutes() {
 			UUID    string `json:"uuid"`
 			Name    string `json:"name"`
 		}
-		if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil {
+		if err := decodeBody(r, 1<<20, &body); err != nil {
 			adminError(w, fmt.Errorf("d1: %w", err))
 			return
 		}

@@ -3,9 +3,7 @@ package cfemu
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"sort"
 	"time"
@@ -57,8 +55,18 @@ func (e *Emulator) findD1Locked(accountID, idOrName string) *Database {
 	return nil
 }
 
-func d1NotFound(w http.ResponseWriter, id string) {
-	writeError(w, http.StatusNotFound, codeD1NotFound, fmt.Sprintf("The database %s could not be found", id))
+// inD1 runs f with the emulator locked and the request's database
+// ({account}, {db}: a UUID or a name) found; a database the account does
+// not have is answered 404, as Cloudflare does.
+func (e *Emulator) inD1(w http.ResponseWriter, r *http.Request, f func(d *Database)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	d := e.findD1Locked(r.PathValue("account"), r.PathValue("db"))
+	if d == nil {
+		writeError(w, http.StatusNotFound, codeD1NotFound, fmt.Sprintf("The database %s could not be found", r.PathValue("db")))
+		return
+	}
+	f(d)
 }
 
 func d1Object(d *Database) map[string]any {
@@ -74,17 +82,11 @@ func d1Object(d *Database) map[string]any {
 }
 
 func (e *Emulator) listD1(w http.ResponseWriter, r *http.Request) {
+	page, perPage, ok := pageParams(w, r, 1000, codeD1BadInput)
+	if !ok {
+		return
+	}
 	q := r.URL.Query()
-	page, err := positiveInt(q.Get("page"), 1)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, codeD1BadInput, "page: "+err.Error())
-		return
-	}
-	perPage, err := positiveInt(q.Get("per_page"), 1000)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, codeD1BadInput, "per_page: "+err.Error())
-		return
-	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var all []*Database
@@ -108,7 +110,7 @@ func (e *Emulator) postD1(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Name string `json:"name"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil || body.Name == "" {
+	if err := decodeBody(r, 1<<20, &body); err != nil || body.Name == "" {
 		writeError(w, http.StatusBadRequest, codeD1BadInput, "request body must be {\"name\": \"...\"}")
 		return
 	}
@@ -123,14 +125,7 @@ func (e *Emulator) postD1(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Emulator) getD1(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	d := e.findD1Locked(r.PathValue("account"), r.PathValue("db"))
-	if d == nil {
-		d1NotFound(w, r.PathValue("db"))
-		return
-	}
-	writeResult(w, d1Object(d))
+	e.inD1(w, r, func(d *Database) { writeResult(w, d1Object(d)) })
 }
 
 func (e *Emulator) queryD1(w http.ResponseWriter, r *http.Request) { e.execD1(w, r, false) }
@@ -142,18 +137,16 @@ func (e *Emulator) execD1(w http.ResponseWriter, r *http.Request, raw bool) {
 		SQL    string `json:"sql"`
 		Params []any  `json:"params"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 100<<20)).Decode(&body); err != nil || body.SQL == "" {
+	if err := decodeBody(r, 100<<20, &body); err != nil || body.SQL == "" {
 		writeError(w, http.StatusBadRequest, codeD1BadInput, "request body must be {\"sql\": \"...\", \"params\": [...]}")
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	d := e.findD1Locked(r.PathValue("account"), r.PathValue("db"))
-	if d == nil {
-		d1NotFound(w, r.PathValue("db"))
-		return
-	}
-	res, err := d.db.run(body.SQL, body.Params, true)
+	e.inD1(w, r, func(d *Database) { e.execD1Locked(w, d, body.SQL, body.Params, raw) })
+}
+
+// execD1Locked runs sql on d, journals a change and answers the results.
+func (e *Emulator) execD1Locked(w http.ResponseWriter, d *Database, sql string, params []any, raw bool) {
+	res, err := d.db.run(sql, params, true)
 	if err != nil {
 		status := http.StatusInternalServerError
 		if isD1Error(err) {
@@ -163,7 +156,7 @@ func (e *Emulator) execD1(w http.ResponseWriter, r *http.Request, raw bool) {
 		return
 	}
 	if res.Changed {
-		d.Journal = append(d.Journal, JournalEntry{Seq: len(d.Journal) + 1, At: stamp(e.now()), SQL: body.SQL, Params: body.Params})
+		d.Journal = append(d.Journal, JournalEntry{Seq: len(d.Journal) + 1, At: stamp(e.now()), SQL: sql, Params: params})
 	}
 	out := make([]map[string]any, 0, len(res.Stmts))
 	for _, st := range res.Stmts {
@@ -208,15 +201,12 @@ func bookmark(d *Database, seq int) string {
 // bookmarkD1 answers the Time Travel bookmark for now or for ?timestamp=
 // (RFC 3339): the state after the last write at or before that time.
 func (e *Emulator) bookmarkD1(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	d := e.findD1Locked(r.PathValue("account"), r.PathValue("db"))
-	if d == nil {
-		d1NotFound(w, r.PathValue("db"))
-		return
-	}
+	e.inD1(w, r, func(d *Database) { e.bookmarkD1Locked(w, d, r.URL.Query().Get("timestamp")) })
+}
+
+func (e *Emulator) bookmarkD1Locked(w http.ResponseWriter, d *Database, ts string) {
 	seq := len(d.Journal)
-	if ts := r.URL.Query().Get("timestamp"); ts != "" {
+	if ts != "" {
 		t, err := time.Parse(time.RFC3339Nano, ts)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, codeD1BadInput, fmt.Sprintf("timestamp %q is not RFC 3339", ts))

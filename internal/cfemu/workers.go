@@ -35,65 +35,80 @@ const (
 	autoDeployMessage    = "Automatic deployment on upload."
 )
 
+// apiRoutes are the API routes the emulator implements, "METHOD /path"
+// under APIPrefix, with their handlers.
+var apiRoutes = []struct {
+	pattern string
+	handler func(*Emulator, http.ResponseWriter, *http.Request)
+}{
+	{"GET /memberships", (*Emulator).getMemberships},
+	{"GET /accounts", (*Emulator).getAccounts},
+	{"GET /accounts/{account}/workers/subdomain", (*Emulator).getAccountSubdomain},
+	{"PUT /accounts/{account}/workers/subdomain", (*Emulator).putAccountSubdomain},
+	{"GET /accounts/{account}/workers/services/{script}", (*Emulator).getService},
+	{"GET /accounts/{account}/workers/scripts", (*Emulator).listScripts},
+	{"PUT /accounts/{account}/workers/scripts/{script}", (*Emulator).putScript},
+	{"GET /accounts/{account}/workers/scripts/{script}/settings", (*Emulator).getSettings},
+	{"GET /accounts/{account}/workers/scripts/{script}/script-settings", (*Emulator).getScriptSettings},
+	{"PATCH /accounts/{account}/workers/scripts/{script}/script-settings", (*Emulator).patchScriptSettings},
+	{"GET /accounts/{account}/workers/scripts/{script}/subdomain", (*Emulator).getScriptSubdomain},
+	{"POST /accounts/{account}/workers/scripts/{script}/subdomain", (*Emulator).postScriptSubdomain},
+	{"GET /accounts/{account}/workers/scripts/{script}/versions", (*Emulator).listVersions},
+	{"POST /accounts/{account}/workers/scripts/{script}/versions", (*Emulator).postVersion},
+	{"GET /accounts/{account}/workers/scripts/{script}/versions/{version}", (*Emulator).getVersion},
+	{"GET /accounts/{account}/workers/scripts/{script}/deployments", (*Emulator).listDeployments},
+	{"POST /accounts/{account}/workers/scripts/{script}/deployments", (*Emulator).postDeployment},
+	{"GET /accounts/{account}/workers/scripts/{script}/deployments/{deployment}", (*Emulator).getDeployment},
+	{"GET /accounts/{account}/d1/database", (*Emulator).listD1},
+	{"POST /accounts/{account}/d1/database", (*Emulator).postD1},
+	{"GET /accounts/{account}/d1/database/{db}", (*Emulator).getD1},
+	{"POST /accounts/{account}/d1/database/{db}/query", (*Emulator).queryD1},
+	{"POST /accounts/{account}/d1/database/{db}/raw", (*Emulator).rawD1},
+	{"GET /accounts/{account}/d1/database/{db}/time_travel/bookmark", (*Emulator).bookmarkD1},
+}
+
 func (e *Emulator) routes() {
 	m := http.NewServeMux()
-	p := func(method, path string, h http.HandlerFunc) { m.HandleFunc(method+" "+APIPrefix+path, h) }
-	p("GET", "/memberships", e.getMemberships)
-	p("GET", "/accounts", e.getAccounts)
-	p("GET", "/accounts/{account}/workers/subdomain", e.getAccountSubdomain)
-	p("PUT", "/accounts/{account}/workers/subdomain", e.putAccountSubdomain)
-	p("GET", "/accounts/{account}/workers/services/{script}", e.getService)
-	p("GET", "/accounts/{account}/workers/scripts", e.listScripts)
-	p("PUT", "/accounts/{account}/workers/scripts/{script}", e.putScript)
-	p("GET", "/accounts/{account}/workers/scripts/{script}/settings", e.getSettings)
-	p("GET", "/accounts/{account}/workers/scripts/{script}/script-settings", e.getScriptSettings)
-	p("PATCH", "/accounts/{account}/workers/scripts/{script}/script-settings", e.patchScriptSettings)
-	p("GET", "/accounts/{account}/workers/scripts/{script}/subdomain", e.getScriptSubdomain)
-	p("POST", "/accounts/{account}/workers/scripts/{script}/subdomain", e.postScriptSubdomain)
-	p("GET", "/accounts/{account}/workers/scripts/{script}/versions", e.listVersions)
-	p("POST", "/accounts/{account}/workers/scripts/{script}/versions", e.postVersion)
-	p("GET", "/accounts/{account}/workers/scripts/{script}/versions/{version}", e.getVersion)
-	p("GET", "/accounts/{account}/workers/scripts/{script}/deployments", e.listDeployments)
-	p("POST", "/accounts/{account}/workers/scripts/{script}/deployments", e.postDeployment)
-	p("GET", "/accounts/{account}/workers/scripts/{script}/deployments/{deployment}", e.getDeployment)
-	p("GET", "/accounts/{account}/d1/database", e.listD1)
-	p("POST", "/accounts/{account}/d1/database", e.postD1)
-	p("GET", "/accounts/{account}/d1/database/{db}", e.getD1)
-	p("POST", "/accounts/{account}/d1/database/{db}/query", e.queryD1)
-	p("POST", "/accounts/{account}/d1/database/{db}/raw", e.rawD1)
-	p("GET", "/accounts/{account}/d1/database/{db}/time_travel/bookmark", e.bookmarkD1)
+	for _, rt := range apiRoutes {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		h := rt.handler
+		m.HandleFunc(method+" "+APIPrefix+path, func(w http.ResponseWriter, r *http.Request) { h(e, w, r) })
+	}
 	e.api = m
 	e.adminRoutes()
 }
 
 // Routes lists the API routes the emulator implements ("METHOD /path").
 func Routes() []string {
-	return []string{
-		"GET /memberships",
-		"GET /accounts",
-		"GET /accounts/{account}/workers/subdomain",
-		"PUT /accounts/{account}/workers/subdomain",
-		"GET /accounts/{account}/workers/services/{script}",
-		"GET /accounts/{account}/workers/scripts",
-		"PUT /accounts/{account}/workers/scripts/{script}",
-		"GET /accounts/{account}/workers/scripts/{script}/settings",
-		"GET /accounts/{account}/workers/scripts/{script}/script-settings",
-		"PATCH /accounts/{account}/workers/scripts/{script}/script-settings",
-		"GET /accounts/{account}/workers/scripts/{script}/subdomain",
-		"POST /accounts/{account}/workers/scripts/{script}/subdomain",
-		"GET /accounts/{account}/workers/scripts/{script}/versions",
-		"POST /accounts/{account}/workers/scripts/{script}/versions",
-		"GET /accounts/{account}/workers/scripts/{script}/versions/{version}",
-		"GET /accounts/{account}/workers/scripts/{script}/deployments",
-		"POST /accounts/{account}/workers/scripts/{script}/deployments",
-		"GET /accounts/{account}/workers/scripts/{script}/deployments/{deployment}",
-		"GET /accounts/{account}/d1/database",
-		"POST /accounts/{account}/d1/database",
-		"GET /accounts/{account}/d1/database/{db}",
-		"POST /accounts/{account}/d1/database/{db}/query",
-		"POST /accounts/{account}/d1/database/{db}/raw",
-		"GET /accounts/{account}/d1/database/{db}/time_travel/bookmark",
+	out := make([]string, len(apiRoutes))
+	for i, rt := range apiRoutes {
+		out[i] = rt.pattern
 	}
+	return out
+}
+
+// inScript runs f with the emulator locked and the request's worker
+// ({account}, {script}) found; a worker the account does not have is
+// answered 404, as Cloudflare does.
+func (e *Emulator) inScript(w http.ResponseWriter, r *http.Request, f func(s *Script)) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
+	if s == nil {
+		notFoundWorker(w, r.PathValue("script"))
+		return
+	}
+	f(s)
+}
+
+// decodeBody reads a JSON request body of at most limit bytes into v.
+func decodeBody(r *http.Request, limit int64, v any) error {
+	return json.NewDecoder(io.LimitReader(r.Body, limit)).Decode(v)
+}
+
+// writeAll answers a list as its only page.
+func writeAll[T any](w http.ResponseWriter, items []T) {
+	writePaged(w, items, resultInfo{Page: 1, PerPage: len(items), Count: len(items), TotalCount: len(items), TotalPages: 1})
 }
 
 func randomHex(n int) string {
@@ -127,7 +142,7 @@ func (e *Emulator) getMemberships(w http.ResponseWriter, r *http.Request) {
 			"roles":   []string{"Administrator"},
 		})
 	}
-	writePaged(w, out, resultInfo{Page: 1, PerPage: len(out), Count: len(out), TotalCount: len(out), TotalPages: 1})
+	writeAll(w, out)
 }
 
 func (e *Emulator) getAccounts(w http.ResponseWriter, r *http.Request) {
@@ -137,7 +152,7 @@ func (e *Emulator) getAccounts(w http.ResponseWriter, r *http.Request) {
 	for _, id := range e.accounts {
 		out = append(out, map[string]any{"id": id, "name": "Emulated account " + id[:min(8, len(id))]})
 	}
-	writePaged(w, out, resultInfo{Page: 1, PerPage: len(out), Count: len(out), TotalCount: len(out), TotalPages: 1})
+	writeAll(w, out)
 }
 
 func (e *Emulator) getAccountSubdomain(w http.ResponseWriter, r *http.Request) {
@@ -158,7 +173,7 @@ func (e *Emulator) putAccountSubdomain(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Subdomain string `json:"subdomain"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil || body.Subdomain == "" {
+	if err := decodeBody(r, 1<<20, &body); err != nil || body.Subdomain == "" {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "request body must be {\"subdomain\": \"...\"}")
 		return
 	}
@@ -170,13 +185,11 @@ func (e *Emulator) putAccountSubdomain(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *Emulator) getService(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
+	e.inScript(w, r, func(s *Script) { writeResult(w, serviceObject(s)) })
+}
+
+// serviceObject is a worker as the services endpoint describes it.
+func serviceObject(s *Script) map[string]any {
 	etag := ""
 	if n := len(s.Versions); n > 0 {
 		etag = s.Versions[n-1].Resources.Script.Etag
@@ -189,7 +202,7 @@ func (e *Emulator) getService(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeResult(w, map[string]any{
+	return map[string]any{
 		"id":          s.Name,
 		"created_on":  s.CreatedOn,
 		"modified_on": s.ModifiedOn,
@@ -209,7 +222,7 @@ func (e *Emulator) getService(w http.ResponseWriter, r *http.Request) {
 				"last_deployed_from": "wrangler",
 			},
 		},
-	})
+	}
 }
 
 func (e *Emulator) listScripts(w http.ResponseWriter, r *http.Request) {
@@ -401,17 +414,25 @@ func (e *Emulator) putScriptLocked(account, name string, up *upload, source stri
 	if msg == "" {
 		msg = autoDeployMessage
 	}
+	e.addDeploymentLocked(s, source, map[string]string{"workers/triggered_by": "upload", "workers/message": msg},
+		[]DeploymentVersion{{VersionID: v.ID, Percentage: 100}})
+	return s, v
+}
+
+// addDeploymentLocked appends a deployment of versions, made now by the
+// emulator's author, to s.
+func (e *Emulator) addDeploymentLocked(s *Script, source string, ann map[string]string, versions []DeploymentVersion) *Deployment {
 	d := &Deployment{
 		ID:          uuid.NewString(),
 		CreatedOn:   stamp(e.now()),
 		Source:      source,
 		Strategy:    "percentage",
 		AuthorEmail: e.author,
-		Annotations: map[string]string{"workers/triggered_by": "upload", "workers/message": msg},
-		Versions:    []DeploymentVersion{{VersionID: v.ID, Percentage: 100}},
+		Annotations: ann,
+		Versions:    versions,
 	}
 	s.Deployments = append(s.Deployments, d)
-	return s, v
+	return d
 }
 
 // postVersion uploads a version of an existing worker without deploying it.
@@ -421,15 +442,9 @@ func (e *Emulator) postVersion(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
-	v := e.newVersionLocked(clientSource(r), s, up, "version_upload")
-	writeResult(w, versionDetail(v, true))
+	e.inScript(w, r, func(s *Script) {
+		writeResult(w, versionDetail(e.newVersionLocked(clientSource(r), s, up, "version_upload"), true))
+	})
 }
 
 // versionItem is a version as the list returns it (no resources).
@@ -447,33 +462,24 @@ func versionDetail(v *Version, startup bool) map[string]any {
 }
 
 func (e *Emulator) listVersions(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	page, err := positiveInt(q.Get("page"), 1)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, codeBadRequest, "page: "+err.Error())
-		return
-	}
-	perPage, err := positiveInt(q.Get("per_page"), defaultPerPage)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, codeBadRequest, "per_page: "+err.Error())
+	page, perPage, ok := pageParams(w, r, defaultPerPage, codeBadRequest)
+	if !ok {
 		return
 	}
 	perPage = min(perPage, maxPerPage)
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
+	e.inScript(w, r, func(s *Script) { writeVersions(w, s, page, perPage, r.URL.Query().Get("deployable") == "true") })
+}
+
+// writeVersions answers one page of the versions list, newest first; a
+// deployable list ignores pagination, as the API documents.
+func writeVersions(w http.ResponseWriter, s *Script, page, perPage int, deployable bool) {
 	newest := make([]*Version, len(s.Versions))
 	for i, v := range s.Versions {
 		newest[len(s.Versions)-1-i] = v
 	}
 	items := []map[string]any{}
-	if q.Get("deployable") == "true" {
-		// Ignores pagination, as the API documents; later pages are empty
-		// so that auto-pagers stop.
+	if deployable {
+		// Later pages are empty so that auto-pagers stop.
 		if page == 1 {
 			for _, v := range newest[:min(len(newest), maxDeployable)] {
 				items = append(items, versionItem(v))
@@ -488,6 +494,23 @@ func (e *Emulator) listVersions(w http.ResponseWriter, r *http.Request) {
 	}
 	totalPages := int(math.Ceil(float64(len(newest)) / float64(perPage)))
 	writePaged(w, map[string]any{"items": items}, resultInfo{Page: page, PerPage: perPage, Count: len(items), TotalCount: len(newest), TotalPages: totalPages})
+}
+
+// pageParams reads ?page and ?per_page (default defPerPage); a value that
+// is not a positive integer is answered 400 with code, and ok is false.
+func pageParams(w http.ResponseWriter, r *http.Request, defPerPage, code int) (page, perPage int, ok bool) {
+	q := r.URL.Query()
+	page, err := positiveInt(q.Get("page"), 1)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, code, "page: "+err.Error())
+		return 0, 0, false
+	}
+	perPage, err = positiveInt(q.Get("per_page"), defPerPage)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, code, "per_page: "+err.Error())
+		return 0, 0, false
+	}
+	return page, perPage, true
 }
 
 func positiveInt(s string, def int) (int, error) {
@@ -511,51 +534,36 @@ func findVersion(s *Script, id string) *Version {
 }
 
 func (e *Emulator) getVersion(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
-	v := findVersion(s, r.PathValue("version"))
-	if v == nil {
-		writeError(w, http.StatusNotFound, codeVersionNotFound, fmt.Sprintf("version %s not found", r.PathValue("version")))
-		return
-	}
-	writeResult(w, versionDetail(v, false))
+	e.inScript(w, r, func(s *Script) {
+		v := findVersion(s, r.PathValue("version"))
+		if v == nil {
+			writeError(w, http.StatusNotFound, codeVersionNotFound, fmt.Sprintf("version %s not found", r.PathValue("version")))
+			return
+		}
+		writeResult(w, versionDetail(v, false))
+	})
 }
 
 func (e *Emulator) listDeployments(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
-	out := make([]*Deployment, 0, len(s.Deployments))
-	for i := len(s.Deployments) - 1; i >= 0; i-- {
-		out = append(out, s.Deployments[i])
-	}
-	writeResult(w, map[string]any{"deployments": out})
+	e.inScript(w, r, func(s *Script) {
+		out := make([]*Deployment, 0, len(s.Deployments))
+		for i := len(s.Deployments) - 1; i >= 0; i-- {
+			out = append(out, s.Deployments[i])
+		}
+		writeResult(w, map[string]any{"deployments": out})
+	})
 }
 
 func (e *Emulator) getDeployment(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
-	for _, d := range s.Deployments {
-		if d.ID == r.PathValue("deployment") {
-			writeResult(w, d)
-			return
+	e.inScript(w, r, func(s *Script) {
+		for _, d := range s.Deployments {
+			if d.ID == r.PathValue("deployment") {
+				writeResult(w, d)
+				return
+			}
 		}
-	}
-	writeError(w, http.StatusNotFound, codeDeploymentNotFound, fmt.Sprintf("deployment %s not found", r.PathValue("deployment")))
+		writeError(w, http.StatusNotFound, codeDeploymentNotFound, fmt.Sprintf("deployment %s not found", r.PathValue("deployment")))
+	})
 }
 
 type deploymentRequest struct {
@@ -571,7 +579,7 @@ type deploymentRequest struct {
 // rollback`, which sends an ordinary deployment request.
 func (e *Emulator) postDeployment(w http.ResponseWriter, r *http.Request) {
 	var req deploymentRequest
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+	if err := decodeBody(r, 1<<20, &req); err != nil {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "deployment body is not valid JSON: "+err.Error())
 		return
 	}
@@ -579,19 +587,14 @@ func (e *Emulator) postDeployment(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, codeBadRequest, err.Error())
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
-	d, code, err := e.deployLocked(s, req.Versions, req.Annotations["workers/message"], clientSource(r))
-	if err != nil {
-		writeError(w, http.StatusBadRequest, code, err.Error())
-		return
-	}
-	writeResult(w, d)
+	e.inScript(w, r, func(s *Script) {
+		d, code, err := e.deployLocked(s, req.Versions, req.Annotations["workers/message"], clientSource(r))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, code, err.Error())
+			return
+		}
+		writeResult(w, d)
+	})
 }
 
 // validateSplit checks a deployment's strategy and traffic split.
@@ -646,38 +649,24 @@ func (e *Emulator) deployLocked(s *Script, versions []DeploymentVersion, message
 			ann["workers/rollback_from"] = cur.ID
 		}
 	}
-	d := &Deployment{
-		ID:          uuid.NewString(),
-		CreatedOn:   stamp(e.now()),
-		Source:      source,
-		Strategy:    "percentage",
-		AuthorEmail: e.author,
-		Annotations: ann,
-		Versions:    append([]DeploymentVersion(nil), versions...),
-	}
-	s.Deployments = append(s.Deployments, d)
+	d := e.addDeploymentLocked(s, source, ann, append([]DeploymentVersion(nil), versions...))
 	s.ModifiedOn = d.CreatedOn
 	return d, 0, nil
 }
 
 func (e *Emulator) getSettings(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
-	out := scriptSettings(s)
-	if n := len(s.Versions); n > 0 {
-		v := s.Versions[n-1]
-		out["bindings"] = v.Resources.Bindings
-		out["compatibility_date"] = v.Resources.ScriptRuntime.CompatibilityDate
-		out["compatibility_flags"] = v.Resources.ScriptRuntime.CompatibilityFlags
-		out["usage_model"] = "standard"
-		out["placement"] = map[string]any{}
-	}
-	writeResult(w, out)
+	e.inScript(w, r, func(s *Script) {
+		out := scriptSettings(s)
+		if n := len(s.Versions); n > 0 {
+			v := s.Versions[n-1]
+			out["bindings"] = v.Resources.Bindings
+			out["compatibility_date"] = v.Resources.ScriptRuntime.CompatibilityDate
+			out["compatibility_flags"] = v.Resources.ScriptRuntime.CompatibilityFlags
+			out["usage_model"] = "standard"
+			out["placement"] = map[string]any{}
+		}
+		writeResult(w, out)
+	})
 }
 
 func scriptSettings(s *Script) map[string]any {
@@ -694,51 +683,32 @@ func scriptSettings(s *Script) map[string]any {
 }
 
 func (e *Emulator) getScriptSettings(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
-	writeResult(w, scriptSettings(s))
+	e.inScript(w, r, func(s *Script) { writeResult(w, scriptSettings(s)) })
 }
 
 func (e *Emulator) patchScriptSettings(w http.ResponseWriter, r *http.Request) {
 	var patch map[string]any
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&patch); err != nil {
+	if err := decodeBody(r, 1<<20, &patch); err != nil {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "script settings body is not valid JSON: "+err.Error())
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
-	if s.Settings == nil {
-		s.Settings = map[string]any{}
-	}
-	for k, v := range patch {
-		if v == nil {
-			delete(s.Settings, k)
-			continue
+	e.inScript(w, r, func(s *Script) {
+		if s.Settings == nil {
+			s.Settings = map[string]any{}
 		}
-		s.Settings[k] = v
-	}
-	writeResult(w, scriptSettings(s))
+		for k, v := range patch {
+			if v == nil {
+				delete(s.Settings, k)
+				continue
+			}
+			s.Settings[k] = v
+		}
+		writeResult(w, scriptSettings(s))
+	})
 }
 
 func (e *Emulator) getScriptSubdomain(w http.ResponseWriter, r *http.Request) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
-	writeResult(w, s.Subdomain)
+	e.inScript(w, r, func(s *Script) { writeResult(w, s.Subdomain) })
 }
 
 func (e *Emulator) postScriptSubdomain(w http.ResponseWriter, r *http.Request) {
@@ -746,22 +716,17 @@ func (e *Emulator) postScriptSubdomain(w http.ResponseWriter, r *http.Request) {
 		Enabled         *bool `json:"enabled"`
 		PreviewsEnabled *bool `json:"previews_enabled"`
 	}
-	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err != nil || body.Enabled == nil {
+	if err := decodeBody(r, 1<<20, &body); err != nil || body.Enabled == nil {
 		writeError(w, http.StatusBadRequest, codeBadRequest, "request body must be {\"enabled\": bool, \"previews_enabled\": bool}")
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	s := e.st.script(r.PathValue("account"), r.PathValue("script"))
-	if s == nil {
-		notFoundWorker(w, r.PathValue("script"))
-		return
-	}
-	s.Subdomain.Enabled = *body.Enabled
-	if body.PreviewsEnabled != nil {
-		s.Subdomain.PreviewsEnabled = *body.PreviewsEnabled
-	} else {
-		s.Subdomain.PreviewsEnabled = *body.Enabled
-	}
-	writeResult(w, s.Subdomain)
+	e.inScript(w, r, func(s *Script) {
+		s.Subdomain.Enabled = *body.Enabled
+		if body.PreviewsEnabled != nil {
+			s.Subdomain.PreviewsEnabled = *body.PreviewsEnabled
+		} else {
+			s.Subdomain.PreviewsEnabled = *body.Enabled
+		}
+		writeResult(w, s.Subdomain)
+	})
 }

@@ -41,7 +41,12 @@ type Repo struct {
 
 // Open finds the repository containing dir.
 func Open(ctx context.Context, dir string) (*Repo, error) {
-	out, err := proc.Run(ctx, proc.Cmd{Name: "git", Args: []string{"rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir", "--git-path", "hooks"}, Dir: dir})
+	// git answers some paths relative to where it ran; anchor them to an
+	// absolute dir so the fields are absolute whatever the caller passed.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	out, err := proc.Run(ctx, proc.Cmd{Name: "git", Args: []string{"rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir", "--git-path", "hooks"}, Dir: dir, Env: proc.Env("LC_ALL=C")})
 	if err != nil {
 		var ee *proc.ExitError
 		if errors.As(err, &ee) && strings.Contains(ee.Stderr, "not a git repository") {
@@ -225,28 +230,40 @@ func parseNameStatusZ(out []byte) ([]FileChange, error) {
 	var res []FileChange
 	fields := bytes.Split(out, []byte{0})
 	for i := 0; i < len(fields); i++ {
-		st := string(fields[i])
-		if st == "" {
+		if len(fields[i]) == 0 {
 			continue
 		}
-		kind := st[0]
-		switch kind {
-		case 'R', 'C':
-			if i+2 >= len(fields) {
-				return nil, fmt.Errorf("git diff: truncated rename entry")
-			}
-			res = append(res, FileChange{Kind: kind, OldPath: string(fields[i+1]), Path: string(fields[i+2])})
-			i += 2
-		default:
-			if i+1 >= len(fields) {
-				return nil, fmt.Errorf("git diff: truncated entry %q", st)
-			}
-			p := string(fields[i+1])
-			res = append(res, FileChange{Kind: kind, Path: p, OldPath: p})
-			i++
+		fc, next, err := nameStatusEntry(fields, i, fields[i])
+		if err != nil {
+			return nil, fmt.Errorf("git diff: %w", err)
 		}
+		res = append(res, fc)
+		i = next
 	}
 	return res, nil
+}
+
+// nameStatusEntry reads the entry whose status field st is fields[i]: the
+// status, then one path, or two (source, destination) for a rename or a
+// copy. next is the index of the entry's last field.
+func nameStatusEntry(fields [][]byte, i int, st []byte) (fc FileChange, next int, err error) {
+	kind := st[0]
+	switch kind {
+	case 'R', 'C':
+		if i+2 >= len(fields) {
+			return fc, i, fmt.Errorf("truncated rename entry %q", st)
+		}
+		return FileChange{Kind: kind, OldPath: string(fields[i+1]), Path: string(fields[i+2])}, i + 2, nil
+	default:
+		if kind < 'A' || kind > 'Z' {
+			return fc, i, fmt.Errorf("unknown status %q", st)
+		}
+		if i+1 >= len(fields) {
+			return fc, i, fmt.Errorf("truncated entry %q", st)
+		}
+		p := string(fields[i+1])
+		return FileChange{Kind: kind, Path: p, OldPath: p}, i + 1, nil
+	}
 }
 
 // StagedChanges lists what the index changes against HEAD (against the empty
@@ -287,7 +304,8 @@ func (r *Repo) DiffTrees(ctx context.Context, from, to string, paths ...string) 
 type Commit struct {
 	Hash    string
 	Parents []string
-	// Message is the raw message bytes (not re-encoded).
+	// Message is the message as committed, byte for byte (git re-encodes
+	// it to UTF-8 only for a commit whose header names another encoding).
 	Message []byte
 	Subject string
 	// Changes against the first parent (the empty tree for a root commit);
@@ -309,14 +327,22 @@ func (c *Commit) Short() string {
 	return c.Hash
 }
 
-const recordSep = "\x1eguard-commit\x1f"
+// recordMark starts each commit's record in Log's output. The record is the
+// header fields, one per line (none can hold a newline), then the message,
+// which ends at the NUL git writes after it (a message cannot hold a NUL);
+// the commit's name-status entries follow, each field NUL-terminated. The
+// output is parsed field by field, so the mark only has to differ from a
+// status letter: a message containing the mark cannot start a record.
+const recordMark = "\x1eguard-commit\x1f"
 
 // Log lists the commits that `git rev-list <revs...>` selects, oldest first,
 // each with its message and its own changes — all in one git process, so a
 // push of 100 commits costs one fork, not 100.
 func (r *Repo) Log(ctx context.Context, revs ...string) ([]Commit, error) {
-	args := []string{"log", "--reverse", "-z", "--name-status", "-M", "--no-ext-diff", "--no-textconv",
-		"--format=" + recordSep + "%H %P%x1f%ae%x1f%aI%x1f%cI%x1f%B"}
+	// --root: a root commit's changes are listed even when the user's
+	// log.showRoot is false, or a first push would look empty.
+	args := []string{"log", "--reverse", "-z", "--root", "--name-status", "-M", "--no-ext-diff", "--no-textconv",
+		"--format=" + recordMark + "%H %P%n%ae%n%aI%n%cI%n%B"}
 	args = append(args, revs...)
 	args = append(args, "--")
 	out, err := r.Git(ctx, args...)
@@ -328,50 +354,71 @@ func (r *Repo) Log(ctx context.Context, revs ...string) ([]Commit, error) {
 
 func parseLog(out []byte) ([]Commit, error) {
 	var res []Commit
-	chunks := bytes.Split(out, []byte(recordSep))
-	for _, ch := range chunks {
-		if len(ch) == 0 {
-			continue
-		}
-		// header "H P1 P2\x1fae\x1faI\x1fcI\x1fBODY" then NUL then name-status -z
-		nul := bytes.IndexByte(ch, 0)
-		head, rest := ch, []byte(nil)
-		if nul >= 0 {
-			head, rest = ch[:nul], ch[nul+1:]
-		}
-		parts := bytes.SplitN(head, []byte{0x1f}, 5)
-		if len(parts) != 5 {
-			return nil, fmt.Errorf("git log: malformed record")
-		}
-		ids := strings.Fields(string(parts[0]))
-		if len(ids) == 0 {
-			return nil, fmt.Errorf("git log: record without hash")
-		}
-		c := Commit{Hash: ids[0], Parents: ids[1:], AuthorEmail: string(parts[1]), AuthorTime: string(parts[2]), CommitTime: string(parts[3])}
-		// git adds one newline after %B before the diff; keep the message
-		// as committed.
-		c.Message = bytes.TrimSuffix(parts[4], []byte("\n"))
-		c.Subject = subject(c.Message)
-		if !c.IsMerge() {
-			rest = bytes.TrimLeft(rest, "\n")
-			changes, err := parseNameStatusZ(rest)
+	fields := bytes.Split(out, []byte{0})
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		if rec, ok := bytes.CutPrefix(f, []byte(recordMark)); ok {
+			c, err := parseLogHeader(rec)
 			if err != nil {
 				return nil, err
 			}
-			c.Changes = changes
+			res = append(res, c)
+			continue
 		}
-		res = append(res, c)
+		// git writes a newline between the message's NUL and the first
+		// name-status entry.
+		f = bytes.TrimPrefix(f, []byte("\n"))
+		if len(f) == 0 {
+			continue // after the last NUL
+		}
+		if len(res) == 0 {
+			return nil, fmt.Errorf("git log: output does not start with a commit record")
+		}
+		fc, next, err := nameStatusEntry(fields, i, f)
+		if err != nil {
+			return nil, fmt.Errorf("git log: commit %s: %w", res[len(res)-1].Short(), err)
+		}
+		i = next
+		// Merges are exempt: git lists their changes only with options
+		// like --first-parent, and they are not the merge's own.
+		if c := &res[len(res)-1]; !c.IsMerge() {
+			c.Changes = append(c.Changes, fc)
+		}
 	}
 	return res, nil
 }
 
-func subject(msg []byte) string {
-	s := string(msg)
-	if i := strings.Index(s, "\n\n"); i >= 0 {
-		s = s[:i]
+// parseLogHeader reads "H P1 P2\nae\naI\ncI\nBODY".
+func parseLogHeader(rec []byte) (Commit, error) {
+	parts := bytes.SplitN(rec, []byte("\n"), 5)
+	if len(parts) != 5 {
+		return Commit{}, fmt.Errorf("git log: malformed record")
 	}
-	s = strings.ReplaceAll(strings.TrimSpace(s), "\r", "")
-	return strings.Join(strings.Fields(s), " ")
+	ids := strings.Fields(string(parts[0]))
+	if len(ids) == 0 {
+		return Commit{}, fmt.Errorf("git log: record without hash")
+	}
+	c := Commit{Hash: ids[0], Parents: ids[1:], AuthorEmail: string(parts[1]), AuthorTime: string(parts[2]), CommitTime: string(parts[3])}
+	c.Message = parts[4] // %B is the message as committed
+	c.Subject = subject(c.Message)
+	return c, nil
+}
+
+// subject is the message's first paragraph on one line, as git's %s:
+// leading blank lines skipped, CRLF line ends allowed.
+func subject(msg []byte) string {
+	var words []string
+	for _, line := range strings.Split(string(msg), "\n") {
+		fs := strings.Fields(line)
+		if len(fs) == 0 {
+			if len(words) > 0 {
+				break
+			}
+			continue
+		}
+		words = append(words, fs...)
+	}
+	return strings.Join(words, " ")
 }
 
 // Blob reads the content of path at rev ("HEAD", a hash, or ":" for the

@@ -91,6 +91,10 @@ func Run(ctx context.Context, c Cmd) ([]byte, error) {
 	cmd.Env = c.Env
 	if cmd.Env == nil {
 		cmd.Env = Env()
+	} else {
+		// Whatever environment the caller built, the child learns it runs
+		// under guard.
+		cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], "GUARD=1")
 	}
 	cmd.Stdin = c.Stdin
 	// A child's grandchildren may keep its pipes open after it is killed;
