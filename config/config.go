@@ -445,6 +445,12 @@ func (c *Config) EmergencySkips() bool {
 	return c.PrePush.EmergencySkipsCommands == nil || *c.PrePush.EmergencySkipsCommands
 }
 
+// RemoteBranchRef is the remote-tracking ref of the branch production is
+// built from ("refs/remotes/origin/main").
+func (c *Config) RemoteBranchRef() string {
+	return "refs/remotes/" + c.Remote + "/" + c.Branch
+}
+
 // IsProtected reports whether branch (a short name like "main") is protected.
 func (c *Config) IsProtected(branch string) bool {
 	for _, p := range c.Protected {

@@ -325,7 +325,7 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 
 	// 1. Fetch the branch (and the team's deploy records) unless told not to.
-	remoteRef := "refs/remotes/" + cfg.Remote + "/" + cfg.Branch
+	remoteRef := cfg.RemoteBranchRef()
 	remoteName := cfg.Remote + "/" + cfg.Branch
 	if !o.NoFetch {
 		if err := d.fetch(ctx); err != nil {

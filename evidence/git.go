@@ -33,7 +33,7 @@ func fetchBranch(ctx context.Context, repo *gitx.Repo, remote, branch string, ti
 // returns the branch's ref and its source for the document (Name
 // <remote>/<branch>, Revision the tip).
 func remoteBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetch bool, timeout time.Duration) (string, Source, error) {
-	ref := "refs/remotes/" + cfg.Remote + "/" + cfg.Branch
+	ref := cfg.RemoteBranchRef()
 	src := Source{Kind: "git", Name: cfg.Remote + "/" + cfg.Branch}
 	if fetch {
 		if err := fetchBranch(ctx, repo, cfg.Remote, cfg.Branch, timeout); err != nil {

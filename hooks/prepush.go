@@ -148,7 +148,7 @@ func classify(err error) error {
 // remote ref, those not reachable from it; for a new one, those not
 // reachable from any of the remote's tracking refs.
 func rangeFor(ctx context.Context, repo *gitx.Repo, cfg *config.Config, remote string, u RefUpdate) (Range, error) {
-	r := Range{Head: u.LocalSHA}
+	r := Range{Head: u.LocalSHA, Push: true}
 	if strings.HasPrefix(u.RemoteRef, "refs/heads/") {
 		r.Branch = strings.TrimPrefix(u.RemoteRef, "refs/heads/")
 	}

@@ -70,31 +70,31 @@ func TestRangeFor(t *testing.T) {
 		{
 			name:    "new branch: everything not on any remote-tracking ref",
 			u:       RefUpdate{"refs/heads/feature", s.new2, "refs/heads/other", zeroSHA},
-			want:    Range{Head: s.new2, Exclude: []string{"--remotes=origin"}, Base: s.mainTip, Branch: "other"},
+			want:    Range{Head: s.new2, Exclude: []string{"--remotes=origin"}, Base: s.mainTip, Branch: "other", Push: true},
 			commits: []string{s.new1, s.new2},
 		},
 		{
 			name:    "existing remote sha: what it does not have",
 			u:       RefUpdate{"refs/heads/feature", s.new2, "refs/heads/feature", s.pushedTip},
-			want:    Range{Head: s.new2, Exclude: []string{s.pushedTip}, Base: s.mainTip, Branch: "feature"},
+			want:    Range{Head: s.new2, Exclude: []string{s.pushedTip}, Base: s.mainTip, Branch: "feature", Push: true},
 			commits: []string{s.new1, s.new2},
 		},
 		{
 			name:    "existing remote sha older than the tracking ref",
 			u:       RefUpdate{"refs/heads/feature", s.new2, "refs/heads/feature", s.mainTip},
-			want:    Range{Head: s.new2, Exclude: []string{s.mainTip}, Base: s.mainTip, Branch: "feature"},
+			want:    Range{Head: s.new2, Exclude: []string{s.mainTip}, Base: s.mainTip, Branch: "feature", Push: true},
 			commits: []string{s.pushedTip, s.new1, s.new2},
 		},
 		{
 			name:    "unknown remote sha (not fetched): fall back to the tracking refs",
 			u:       RefUpdate{"refs/heads/feature", s.new2, "refs/heads/feature", "abcdefabcdefabcdefabcdefabcdefabcdefabcd"},
-			want:    Range{Head: s.new2, Exclude: []string{"--remotes=origin"}, Base: s.mainTip, Branch: "feature"},
+			want:    Range{Head: s.new2, Exclude: []string{"--remotes=origin"}, Base: s.mainTip, Branch: "feature", Push: true},
 			commits: []string{s.new1, s.new2},
 		},
 		{
 			name:    "tag",
 			u:       RefUpdate{"refs/tags/v1", s.new1, "refs/tags/v1", zeroSHA},
-			want:    Range{Head: s.new1, Exclude: []string{"--remotes=origin"}, Base: s.mainTip},
+			want:    Range{Head: s.new1, Exclude: []string{"--remotes=origin"}, Base: s.mainTip, Push: true},
 			commits: []string{s.new1},
 		},
 	} {
@@ -125,7 +125,7 @@ func TestRangeFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Range{Head: s.new2, Exclude: []string{"--remotes=../elsewhere.git"}, Branch: "feature"}); !reflect.DeepEqual(got, want) {
+	if want := (Range{Head: s.new2, Exclude: []string{"--remotes=../elsewhere.git"}, Branch: "feature", Push: true}); !reflect.DeepEqual(got, want) {
 		t.Errorf("push to a URL: rangeFor = %+v, want %+v", got, want)
 	}
 	// Known remote sha but no tracking ref for the configured branch: the
@@ -136,7 +136,7 @@ func TestRangeFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Range{Head: s.new2, Exclude: []string{s.pushedTip}, Base: s.pushedTip, Branch: "feature"}); !reflect.DeepEqual(got, want) {
+	if want := (Range{Head: s.new2, Exclude: []string{s.pushedTip}, Base: s.pushedTip, Branch: "feature", Push: true}); !reflect.DeepEqual(got, want) {
 		t.Errorf("no tracking branch: rangeFor = %+v, want %+v", got, want)
 	}
 }

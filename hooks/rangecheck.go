@@ -25,6 +25,10 @@ type Range struct {
 	// Branch is the short name of the branch being updated ("" for a tag
 	// or in CI), for the protected-branch rule.
 	Branch string
+	// Push is set when the range is a push being made (the pre-push hook),
+	// as opposed to a range checked after the fact (guard check in CI):
+	// only a push may write files into the work tree.
+	Push bool
 }
 
 // Result is what CheckRange found.
@@ -112,7 +116,7 @@ func CheckRange(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r Rang
 		if cat != policy.Emergency {
 			res.AllEmergency = false
 			notEmergency = append(notEmergency, c.Short())
-			if rank(cat) > rank(res.Highest) {
+			if cat.Rank() > res.Highest.Rank() {
 				res.Highest = cat
 			}
 		} else if res.Highest == policy.Unknown {
@@ -140,18 +144,6 @@ func CheckRange(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r Rang
 		res.Findings = append(res.Findings, fs...)
 	}
 	return res, nil
-}
-
-func rank(c policy.Category) int {
-	switch c {
-	case policy.Standard:
-		return 1
-	case policy.Normal:
-		return 2
-	case policy.Major:
-		return 3
-	}
-	return 0
 }
 
 func notRevs(exclude []string) []string {

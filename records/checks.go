@@ -81,13 +81,13 @@ func firstOr(xs []int) int {
 
 // CommitRecordCheck writes a record for every pushed emergency commit that
 // has none yet, and reports each one written as a notice. It acts only on
-// a push to a branch (r.Branch set: the pre-push hook; `guard check` in CI
-// has none and writes nothing), and not when the range is refused anyway.
+// a push to a branch (r.Push and r.Branch set: the pre-push hook; `guard check` in CI
+// writes nothing), and not when the range is refused anyway.
 // The record is a new untracked file for the user to fill in and commit;
 // the push goes on.
 func CommitRecordCheck(now func() time.Time) hooks.RangeCheck {
 	return func(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r hooks.Range, res *hooks.Result) ([]report.Finding, error) {
-		if r.Branch == "" || res == nil || report.HasErrors(res.Findings) {
+		if !r.Push || r.Branch == "" || res == nil || report.HasErrors(res.Findings) {
 			return nil, nil
 		}
 		var emergency []gitx.Commit

@@ -40,7 +40,7 @@ func (c *CheckCmd) Run(env *Env) error {
 		}
 	}
 	if base == "" {
-		base = "refs/remotes/" + cfg.Remote + "/" + cfg.Branch
+		base = cfg.RemoteBranchRef()
 	}
 	baseHash, err := resolveFlag(env, repo, "base", base)
 	if err != nil {

@@ -7,14 +7,6 @@ import (
 	"github.com/guardcm/guard/hooks"
 )
 
-// deployRollback is the hook behind `guard deploy --rollback-on-fail`. It is
-// nil until guard rollback exists; the rollback command's file sets it (in
-// an init function) to a deploy.RollbackFunc that rolls the worker back to
-// req.ToVersion (or its own choice when that is "") without taking the
-// deploy lock, which the deploy still holds. While it is nil the flag is a
-// usage error, so nobody relies on a rollback that cannot happen.
-var deployRollback deploy.RollbackFunc
-
 // DeployCmd is the guarded deploy (the policy's deploy-guarded.sh).
 type DeployCmd struct {
 	Env            string   `help:"Deploy this wrangler environment (wrangler's --env)." placeholder:"ENV"`
@@ -35,6 +27,12 @@ func (c *DeployCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
+	var onFail deploy.RollbackFunc
+	if c.RollbackOnFail {
+		if onFail, err = deployRollback(env, repo, cfg); err != nil {
+			return err
+		}
+	}
 	args := c.Args
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
@@ -47,7 +45,7 @@ func (c *DeployCmd) Run(env *Env) error {
 		NoFetch:        c.NoFetch,
 		AllowUntracked: c.AllowUntracked,
 		RollbackOnFail: c.RollbackOnFail,
-		Rollback:       deployRollback,
+		Rollback:       onFail,
 		ExtraArgs:      args,
 		Token:          os.Getenv(tokenEnv),
 		AccountID:      os.Getenv(accountEnv),

@@ -31,7 +31,7 @@ func (c *MigrationsCheckCmd) Run(env *Env) error {
 	}
 	base := c.Base
 	if base == "" {
-		base = "refs/remotes/" + cfg.Remote + "/" + cfg.Branch
+		base = cfg.RemoteBranchRef()
 	}
 	baseHash, ok, err := repo.ResolveCommit(env.Ctx, base)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -28,33 +27,18 @@ type RollbackCmd struct {
 	DryRun bool   `help:"Print the plan and change nothing: no wrangler, no API writes, no ledger, no record."`
 }
 
-func init() {
-	// guard deploy --rollback-on-fail. The hook's signature carries no
-	// Env, so it opens what it needs from the working directory (main has
-	// applied -C by then) and writes to the process's own streams.
-	deployRollback = func(ctx context.Context, req deploy.RollbackRequest) error {
-		wd, err := os.Getwd()
-		if err != nil {
-			return fail.External(err)
-		}
-		repo, err := gitx.Open(ctx, wd)
-		if err != nil {
-			return fail.External(err)
-		}
-		defer repo.Close()
-		cfg, err := config.Load(repo.Root)
-		if err != nil {
-			return fail.Usage(err)
-		}
-		now, err := guardClock()
-		if err != nil {
-			return err
-		}
-		return rollback.DeployHook(rollback.Options{
-			Repo: repo, Config: cfg, Token: os.Getenv(tokenEnv), Now: now,
-			Stdout: os.Stdout, Stderr: os.Stderr,
-		})(ctx, req)
+// deployRollback is the hook behind `guard deploy --rollback-on-fail`: it
+// rolls the worker back to req.ToVersion without taking the deploy lock,
+// which the failing deploy still holds, and speaks through env.
+func deployRollback(env *Env, repo *gitx.Repo, cfg *config.Config) (deploy.RollbackFunc, error) {
+	now, err := guardClock()
+	if err != nil {
+		return nil, err
 	}
+	return rollback.DeployHook(rollback.Options{
+		Repo: repo, Config: cfg, Token: os.Getenv(tokenEnv), Now: now,
+		Stdout: env.Stdout, Stderr: env.Stderr,
+	}), nil
 }
 
 // Run prints the plan, asks (or requires --yes), and rolls back.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/guardcm/guard/internal/gittest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,38 +20,7 @@ import (
 // reaches it. A missing git fails the test.
 func isolate(t *testing.T) (home string) {
 	t.Helper()
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Fatalf("git is required: %v", err)
-	}
-	home = t.TempDir()
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "GIT_") || k == "LANGUAGE" || strings.HasPrefix(k, "LC_") || k == "LANG" {
-			t.Setenv(k, "") // restores the old value after the test
-			os.Unsetenv(k)
-		}
-	}
-	global := filepath.Join(home, ".gitconfig")
-	if err := os.WriteFile(global, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{
-		"HOME":                    home,
-		"XDG_CONFIG_HOME":         filepath.Join(home, ".config"),
-		"LC_ALL":                  "C",
-		"GIT_CONFIG_NOSYSTEM":     "1",
-		"GIT_CONFIG_GLOBAL":       global,
-		"GIT_CEILING_DIRECTORIES": filepath.Dir(home),
-		"GIT_AUTHOR_NAME":         "Ada Author",
-		"GIT_AUTHOR_EMAIL":        "ada@example.com",
-		"GIT_COMMITTER_NAME":      "Cy Committer",
-		"GIT_COMMITTER_EMAIL":     "cy@example.com",
-		"GIT_AUTHOR_DATE":         "2025-03-04T05:06:07Z",
-		"GIT_COMMITTER_DATE":      "2025-03-04T05:06:07Z",
-	} {
-		t.Setenv(k, v)
-	}
-	return home
+	return gittest.Isolate(t, gittest.Options{Author: gittest.Identity{Name: "Ada Author", Email: "ada@example.com"}, Committer: gittest.Identity{Name: "Cy Committer", Email: "cy@example.com"}, Date: "2025-03-04T05:06:07Z"})
 }
 
 // testRepo is a real repository in a temporary folder, driven with the
