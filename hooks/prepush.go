@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"github.com/guardcm/guard/wranglercfg"
 	"io"
 	"strings"
 
@@ -138,8 +140,9 @@ func classify(err error) error {
 	if fail.KindOf(err) != fail.KindExternal {
 		return err
 	}
-	if strings.Contains(err.Error(), "wrangler") && strings.Contains(err.Error(), ":") {
-		return fail.Usage(err)
+	var located *wranglercfg.Error
+	if errors.As(err, &located) {
+		return fail.Usage(err, "fix the wrangler configuration in that commit (git rebase -i), then push again")
 	}
 	return fail.External(err)
 }
