@@ -142,9 +142,9 @@ func reconcile(ctx context.Context, src Source, worker string, ops []*op, deps [
 			warnings = append(warnings, fmt.Sprintf("ledger record %d (pending since %s) not reconciled: %s", o.seq, o.rec.Time.UTC().Format(time.RFC3339), out.Why))
 			continue
 		}
-		rec := o.rec
-		rec.Seq, rec.Prev, rec.Time = 0, "", time.Time{}
+		rec := ledger.Outcome(o.rec)
 		rec.Ref = o.seq
+		rec.Reconciled = true
 		rec.Status = out.Status
 		rec.VersionID = out.VersionID
 		rec.DeploymentID = out.DeploymentID

@@ -83,6 +83,10 @@ type Record struct {
 	Error       string            `json:"error,omitempty"`
 	D1Bookmarks map[string]string `json:"d1_bookmarks,omitempty"`
 	RecordFile  string            `json:"record_file,omitempty"`
+	// Reconciled marks an outcome that guard did not see happen: written
+	// later (guard history) from what the Cloudflare API showed, after the
+	// process that wrote the pending record died before its outcome.
+	Reconciled bool `json:"reconciled,omitempty"`
 	// Prev is the hex SHA-256 of the previous line's bytes (without its
 	// newline); "" for the first line.
 	Prev string `json:"prev"`
