@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,8 +20,8 @@ import (
 const DefaultGitHubAPI = "https://api.github.com"
 
 var (
-	ownerRe = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
-	repoRe  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	ownerRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`) })
+	repoRe  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`) })
 )
 
 // RemoteRepo is a hosted repository named by a remote URL.
@@ -95,7 +96,7 @@ func ParseRemoteURL(raw string) (RemoteRepo, error) {
 		return bad("the path is not owner/repository")
 	}
 	owner, name := parts[0], parts[1]
-	if !ownerRe.MatchString(owner) || !repoRe.MatchString(name) || name == "." || name == ".." {
+	if !ownerRe().MatchString(owner) || !repoRe().MatchString(name) || name == "." || name == ".." {
 		return bad("the path is not owner/repository")
 	}
 	return RemoteRepo{Host: host, Owner: owner, Name: name}, nil
@@ -104,18 +105,18 @@ func ParseRemoteURL(raw string) (RemoteRepo, error) {
 // ParseRepository reads GITHUB_REPOSITORY's "owner/repo".
 func ParseRepository(s string) (owner, name string, err error) {
 	o, n, ok := strings.Cut(strings.TrimSpace(s), "/")
-	if !ok || !ownerRe.MatchString(o) || !repoRe.MatchString(n) || n == "." || n == ".." {
+	if !ok || !ownerRe().MatchString(o) || !repoRe().MatchString(n) || n == "." || n == ".." {
 		return "", "", fmt.Errorf("GITHUB_REPOSITORY %q is not owner/repository", s)
 	}
 	return o, n, nil
 }
 
-var urlCredentials = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'"]+@`)
+var urlCredentials = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'"]+@`) })
 
 // redactURLs drops the credentials of every URL in a message (git's
 // errors may quote a remote URL with a token in it).
 func redactURLs(s string) string {
-	return urlCredentials.ReplaceAllString(s, "${1}***@")
+	return urlCredentials().ReplaceAllString(s, "${1}***@")
 }
 
 // redactURL drops credentials from a URL for messages.

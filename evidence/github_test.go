@@ -86,7 +86,7 @@ func FuzzParseRemoteURL(f *testing.F) {
 			}
 			return
 		}
-		if !ownerRe.MatchString(r.Owner) || !repoRe.MatchString(r.Name) || r.Host == "" || strings.ContainsAny(r.Host, "/@") {
+		if !ownerRe().MatchString(r.Owner) || !repoRe().MatchString(r.Name) || r.Host == "" || strings.ContainsAny(r.Host, "/@") {
 			t.Fatalf("ParseRemoteURL(%q) = %+v", s, r)
 		}
 		if strings.Contains(r.Owner+r.Name, "/") {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/guardcm/guard/config"
@@ -124,8 +125,8 @@ type MergeOptions struct {
 }
 
 var (
-	mergeSubject  = regexp.MustCompile(`^Merge pull request #([0-9]+) from `)
-	squashSubject = regexp.MustCompile(`\(#([0-9]+)\)$`)
+	mergeSubject  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^Merge pull request #([0-9]+) from `) })
+	squashSubject = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\(#([0-9]+)\)$`) })
 )
 
 // PullRequestNumber reads the pull-request number from a first-parent
@@ -137,7 +138,7 @@ func PullRequestNumber(subject string, merge bool) int {
 	if merge {
 		re = mergeSubject
 	}
-	m := re.FindStringSubmatch(strings.TrimSpace(subject))
+	m := re().FindStringSubmatch(strings.TrimSpace(subject))
 	if m == nil {
 		return 0
 	}

@@ -18,7 +18,7 @@ import (
 
 // CommitInputs are the git answers commit-msg needs besides the
 // repository itself. StartCommitMsg asks for them at once, in parallel with
-// opening the repository: the hook's cost is then one git start, not three.
+// opening the repository, so the hook pays for one git start, not three.
 type CommitInputs struct {
 	done        chan struct{}
 	staged      []gitx.FileChange
@@ -27,29 +27,54 @@ type CommitInputs struct {
 	commentErr  error
 }
 
-// StartCommitMsg starts the staged diff and the core.commentChar lookup in
-// dir (git runs commit-msg from the top of the work tree).
-func StartCommitMsg(ctx context.Context, dir string) *CommitInputs {
-	in := &CommitInputs{done: make(chan struct{})}
+// StartCommitMsg starts the staged diff and, when the message in msgFile
+// has a line a comment character could start, the core.commentChar lookup,
+// in dir (git runs commit-msg from the top of the work tree).
+func StartCommitMsg(ctx context.Context, dir, msgFile string) *CommitInputs {
+	in := &CommitInputs{done: make(chan struct{}), commentChar: "#"}
+	raw, readErr := os.ReadFile(msgFile)
+	askComment := readErr != nil || mayHaveComments(raw)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		in.staged, in.stagedErr = gitx.StagedChangesIn(ctx, dir)
 	}()
-	go func() {
-		defer wg.Done()
-		v, ok, err := gitx.ConfigValueIn(ctx, dir, "core.commentChar")
-		in.commentChar, in.commentErr = "#", err
-		if ok && v != "" {
-			in.commentChar = v
-		}
-	}()
+	if askComment {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, ok, err := gitx.ConfigValueIn(ctx, dir, "core.commentChar")
+			in.commentErr = err
+			if ok && v != "" {
+				in.commentChar = v
+			}
+		}()
+	}
 	go func() {
 		wg.Wait()
 		close(in.done)
 	}()
 	return in
+}
+
+// mayHaveComments reports whether a line of msg starts with a character
+// that could be git's comment character. core.commentChar is punctuation
+// in practice ("#", ";", ...); a message whose lines all start with a
+// letter, a digit or white space (every `git commit -m`) reads the same
+// whatever it is, and the hook skips asking git.
+func mayHaveComments(msg []byte) bool {
+	for _, line := range bytes.Split(msg, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		c := line[0]
+		isWord := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !isWord && c != ' ' && c != '\t' && c != '\r' {
+			return true
+		}
+	}
+	return false
 }
 
 // CommitMsg checks, and completes, the commit message in msgFile.
@@ -66,7 +91,7 @@ func CommitMsg(ctx context.Context, repo *gitx.Repo, cfg *config.Config, msgFile
 		return fail.Usage(fmt.Errorf("cannot read the commit message: %w", err))
 	}
 	if in == nil {
-		in = StartCommitMsg(ctx, repo.Root)
+		in = StartCommitMsg(ctx, repo.Root, msgFile)
 	}
 	<-in.done
 	if in.commentErr != nil {

@@ -37,7 +37,7 @@ func runCommitMsg(t *testing.T, tr *testRepo, raw []byte) ([]byte, string, error
 	}
 	repo := tr.open()
 	var stderr bytes.Buffer
-	err := CommitMsg(context.Background(), repo, config.Defaults(), msgFile, StartCommitMsg(context.Background(), repo.Root), &stderr)
+	err := CommitMsg(context.Background(), repo, config.Defaults(), msgFile, StartCommitMsg(context.Background(), repo.Root, msgFile), &stderr)
 	out, rerr := os.ReadFile(msgFile)
 	if rerr != nil {
 		t.Fatal(rerr)
@@ -262,5 +262,22 @@ func TestCommitMsgKeepsFileMode(t *testing.T) {
 	after, _ := os.Stat(msgFile)
 	if after.Mode() != 0o600 || !os.SameFile(before, after) {
 		t.Errorf("mode %v (want 0600), same file %v", after.Mode(), os.SameFile(before, after))
+	}
+}
+
+func TestMayHaveComments(t *testing.T) {
+	for msg, want := range map[string]bool{
+		"feat: x\n":                          false,
+		"feat: x\n\nBody text.\n\nRefs: 1\n": false,
+		"":                                   false,
+		"feat: x\r\n\r\n  indented\r\n":      false,
+		"feat: x\n# Please enter\n":          true,
+		"feat: x\n; comment\n":               true,
+		"- list item\n":                      true,
+		"\xc3\xa9t\xc3\xa9\n":                true, // non-ASCII: ask git
+	} {
+		if got := mayHaveComments([]byte(msg)); got != want {
+			t.Errorf("mayHaveComments(%q) = %v, want %v", msg, got, want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/policy"
@@ -189,9 +190,9 @@ var (
 		"xxx": true, "fixme": true, "no response": true, "why?": true, "why": true,
 		"motivation": true, "placeholder": true, "lorem ipsum": true,
 	}
-	wrapped   = regexp.MustCompile(`^(?:<[^<>]*>|\[[^\[\]]*\]|\{[^{}]*\})$`)
-	leadMarks = regexp.MustCompile(`^(?:\s*(?:>|[-*+]|\d{1,9}[.)])\s*)*`)
-	todoLead  = regexp.MustCompile(`^(?:todo|tbd|fixme)\b`)
+	wrapped   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:<[^<>]*>|\[[^\[\]]*\]|\{[^{}]*\})$`) })
+	leadMarks = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:\s*(?:>|[-*+]|\d{1,9}[.)])\s*)*`) })
+	todoLead  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:todo|tbd|fixme)\b`) })
 )
 
 // isPlaceholder reports whether a description line says nothing: blank, a
@@ -202,15 +203,15 @@ func isPlaceholder(l mdLine) bool {
 		_, _, _, fence := fenceMarker(l.Text)
 		return fence || strings.TrimSpace(l.Text) == ""
 	}
-	t := strings.TrimSpace(leadMarks.ReplaceAllString(l.Text, ""))
-	if thematic.MatchString(l.Text) || setextRe.MatchString(l.Text) {
+	t := strings.TrimSpace(leadMarks().ReplaceAllString(l.Text, ""))
+	if thematic().MatchString(l.Text) || setextRe().MatchString(l.Text) {
 		return true
 	}
-	if wrapped.MatchString(t) {
+	if wrapped().MatchString(t) {
 		return true
 	}
 	n := normalize(t)
-	return n == "" || placeholders[n] || todoLead.MatchString(n)
+	return n == "" || placeholders[n] || todoLead().MatchString(n)
 }
 
 func bodyText(lines []mdLine) string {
@@ -229,7 +230,7 @@ type declaration struct {
 	source string // e.g. `label "category: emergency"`
 }
 
-var bracketRe = regexp.MustCompile(`\[([^\[\]]*)\]`)
+var bracketRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\[([^\[\]]*)\]`) })
 
 func declarations(title string, labels []string) ([]declaration, error) {
 	var ds []declaration
@@ -244,7 +245,7 @@ func declarations(title string, labels []string) ([]declaration, error) {
 		}
 		ds = append(ds, declaration{c, fmt.Sprintf("label %q", l)})
 	}
-	for _, m := range bracketRe.FindAllStringSubmatch(title, -1) {
+	for _, m := range bracketRe().FindAllStringSubmatch(title, -1) {
 		v := strings.TrimSpace(m[1])
 		explicit := false
 		if rest, ok := cutFold(v, "category:"); ok {

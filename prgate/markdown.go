@@ -3,6 +3,7 @@ package prgate
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // The gate reads Markdown the way GitHub renders it closely enough to never be
@@ -120,13 +121,17 @@ func trimIndent(s string, max int) string {
 }
 
 var (
-	atxRe     = regexp.MustCompile(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$`)
-	atxClose  = regexp.MustCompile(`(?:^|[ \t]+)#+[ \t]*$`)
-	setextRe  = regexp.MustCompile(`^ {0,3}(=+|-+)[ \t]*$`)
-	taskRe    = regexp.MustCompile(`^([ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+\[([ xX])\](?:[ \t]+(.*))?$`)
-	listRe    = regexp.MustCompile(`^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)`)
-	thematic  = regexp.MustCompile(`^ {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$`)
-	blockLead = regexp.MustCompile(`^ {0,3}>`)
+	atxRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$`) })
+	atxClose = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:^|[ \t]+)#+[ \t]*$`) })
+	setextRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^ {0,3}(=+|-+)[ \t]*$`) })
+	taskRe   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([ \t]*)(?:[-*+]|\d{1,9}[.)])[ \t]+\[([ xX])\](?:[ \t]+(.*))?$`)
+	})
+	listRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)`) })
+	thematic = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^ {0,3}(?:(?:\*[ \t]*){3,}|(?:-[ \t]*){3,}|(?:_[ \t]*){3,})$`)
+	})
+	blockLead = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^ {0,3}>`) })
 )
 
 // headings finds the headings of lines, in order.
@@ -136,12 +141,12 @@ func headings(lines []mdLine) []heading {
 		if l.Code {
 			continue
 		}
-		if m := atxRe.FindStringSubmatch(l.Text); m != nil {
-			text := atxClose.ReplaceAllString(m[2], "")
+		if m := atxRe().FindStringSubmatch(l.Text); m != nil {
+			text := atxClose().ReplaceAllString(m[2], "")
 			hs = append(hs, heading{Index: i, Level: len(m[1]), Text: strings.TrimSpace(text)})
 			continue
 		}
-		if i > 0 && setextRe.MatchString(l.Text) && isParagraphLine(lines[i-1]) {
+		if i > 0 && setextRe().MatchString(l.Text) && isParagraphLine(lines[i-1]) {
 			// Setext: the underline turns the preceding paragraph line into a
 			// heading ('=' level 1, '-' level 2).
 			level := 2
@@ -160,8 +165,8 @@ func isParagraphLine(l mdLine) bool {
 		return false
 	}
 	t := l.Text
-	return trimIndent(t, 3) != "" && !atxRe.MatchString(t) && !listRe.MatchString(t) &&
-		!thematic.MatchString(t) && !blockLead.MatchString(t) && !setextRe.MatchString(t)
+	return trimIndent(t, 3) != "" && !atxRe().MatchString(t) && !listRe().MatchString(t) &&
+		!thematic().MatchString(t) && !blockLead().MatchString(t) && !setextRe().MatchString(t)
 }
 
 // section returns the line range [start, end) of the content under the
@@ -190,7 +195,7 @@ func tasks(lines []mdLine, start, end int) []task {
 		if l.Code {
 			continue
 		}
-		m := taskRe.FindStringSubmatch(l.Text)
+		m := taskRe().FindStringSubmatch(l.Text)
 		if m == nil {
 			continue
 		}
@@ -217,8 +222,8 @@ func isContinuation(l mdLine) bool {
 	if _, _, _, ok := fenceMarker(t); ok {
 		return false
 	}
-	return !atxRe.MatchString(t) && !listRe.MatchString(t) && !thematic.MatchString(t) &&
-		!setextRe.MatchString(t) && !blockLead.MatchString(t)
+	return !atxRe().MatchString(t) && !listRe().MatchString(t) && !thematic().MatchString(t) &&
+		!setextRe().MatchString(t) && !blockLead().MatchString(t)
 }
 
 // normalize is how item texts and heading names are compared: case, Markdown

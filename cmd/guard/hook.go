@@ -22,7 +22,7 @@ type HookCommitMsgCmd struct {
 
 // Run runs the hook that was there before guard, then guard's check.
 func (c *HookCommitMsgCmd) Run(env *Env) error {
-	inputs := hooks.StartCommitMsg(env.Ctx, ".")
+	inputs := hooks.StartCommitMsg(env.Ctx, ".", c.MessageFile)
 	repo, err := env.Repo()
 	if err != nil {
 		return err
