@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	version "github.com/hashicorp/go-version"
 	"golang.org/x/mod/modfile"
@@ -109,7 +110,7 @@ func crossesMajor(from, to string, npm bool) (crosses, ok bool) {
 	return false, true
 }
 
-var wildcardTail = regexp.MustCompile(`(\.[xX*])+$`)
+var wildcardTail = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(\.[xX*])+$`) })
 
 func lowerBound(spec string) (*version.Version, bool) {
 	s := strings.TrimSpace(spec)
@@ -129,7 +130,7 @@ func lowerBound(spec string) (*version.Version, bool) {
 		return nil, false // an upper bound says nothing about the lower one
 	}
 	s = strings.TrimLeft(s, "^~>=vV ")
-	s = wildcardTail.ReplaceAllString(s, "")
+	s = wildcardTail().ReplaceAllString(s, "")
 	if s == "" || strings.ContainsAny(s, ":/#*") {
 		return nil, false
 	}

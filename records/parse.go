@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -26,8 +27,8 @@ func (e *ParseError) Error() string {
 }
 
 var (
-	keyRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
-	todoRE = regexp.MustCompile(`\b` + Marker + `\b`)
+	keyRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`) })
+	todoRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b` + Marker + `\b`) })
 )
 
 // timeLayouts are the timestamp spellings accepted in opened and due:
@@ -77,7 +78,7 @@ func Parse(name string, data []byte) (*Record, error) {
 		if !ok {
 			return nil, bad(n, "want \"key: value\", got %q", clip(l))
 		}
-		if !keyRE.MatchString(key) {
+		if !keyRE().MatchString(key) {
 			return nil, bad(n, "invalid key %q (letters, digits, _ and -)", clip(key))
 		}
 		if prev, dup := seen[key]; dup {
@@ -117,7 +118,7 @@ func Parse(name string, data []byte) (*Record, error) {
 	r.opened, r.due = "", ""
 	r.TODO = []int{}
 	for i := end + 1; i < len(lines); i++ {
-		if todoRE.MatchString(lines[i]) {
+		if todoRE().MatchString(lines[i]) {
 			r.TODO = append(r.TODO, i+1)
 		}
 	}

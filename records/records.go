@@ -33,6 +33,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -150,10 +151,10 @@ func NewCommit(opened time.Time) *Record {
 	return &Record{Category: Category, Control: Control, Opened: o, Due: o.Add(DueAfter)}
 }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var unsafeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9._-]+`) })
 
 func namepart(s string, n int) string {
-	s = strings.Trim(unsafeName.ReplaceAllString(s, "-"), "-.")
+	s = strings.Trim(unsafeName().ReplaceAllString(s, "-"), "-.")
 	if len(s) > n {
 		s = s[:n]
 	}
@@ -269,7 +270,7 @@ func oneLine(s string) string {
 
 // plain matches values written without quotes: words that no YAML reader
 // takes for anything but a string.
-var plain = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+/-]*$`)
+var plain = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@+/-]*$`) })
 
 var yamlWords = map[string]bool{
 	"true": true, "false": true, "yes": true, "no": true, "on": true, "off": true,
@@ -280,7 +281,7 @@ func quote(key, v string) string {
 	if key == "opened" || key == "due" {
 		return v // RFC 3339: a YAML timestamp, which is what it is
 	}
-	if plain.MatchString(v) && !yamlWords[strings.ToLower(v)] && strings.Trim(v, "0123456789.eE+-_") != "" {
+	if plain().MatchString(v) && !yamlWords[strings.ToLower(v)] && strings.Trim(v, "0123456789.eE+-_") != "" {
 		return v
 	}
 	var b bytes.Buffer

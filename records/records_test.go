@@ -114,7 +114,7 @@ func TestState(t *testing.T) {
 	if s := rec.State(rec.Due.Add(time.Second)); s != StateOverdue {
 		t.Errorf("past due: %s", s)
 	}
-	done := todoRE.ReplaceAllString(string(data), "done")
+	done := todoRE().ReplaceAllString(string(data), "done")
 	rec, err = Parse("r.md", []byte(done))
 	if err != nil {
 		t.Fatal(err)

@@ -333,7 +333,7 @@ func (p *Plan) rollbackMessage() string {
 	return fmt.Sprintf("guard rollback from %s to %s", shortID(p.From.VersionID), shortID(p.To.VersionID))
 }
 
-var guardMarker = regexp.MustCompile(`\s*\[guard [0-9a-f]+ [a-z-]+\]\s*$`)
+var guardMarker = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\s*\[guard [0-9a-f]+ [a-z-]+\]\s*$`) })
 
 // subjects fills in the commits' subject lines: from git for commits this
 // clone has (one git process for both), else from the versions' messages
@@ -370,7 +370,7 @@ func (p *Plan) subjects(ctx context.Context, repo *gitx.Repo, ch *Choice) error 
 		if msg == "" && e != nil {
 			msg = e.Message
 		}
-		s.Subject = strings.TrimSpace(guardMarker.ReplaceAllString(msg, ""))
+		s.Subject = strings.TrimSpace(guardMarker().ReplaceAllString(msg, ""))
 	}
 	fill(&p.From, ch.ServingVersion, &ch.Serving)
 	fill(&p.To, &ch.Target, ch.TargetEntry)

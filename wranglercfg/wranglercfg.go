@@ -29,6 +29,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/tailscale/hujson"
@@ -303,12 +304,12 @@ func (d *doc) decodeTOML() (map[string]any, error) {
 
 // hujson reports "hujson: line L, column C: message" and nothing more
 // structured; the position is recovered from that text.
-var hujsonPos = regexp.MustCompile(`(?s)^hujson: line (\d+), column (\d+): (.*)$`)
+var hujsonPos = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?s)^hujson: line (\d+), column (\d+): (.*)$`) })
 
 func (d *doc) decodeJSON() (map[string]any, error) {
 	v, err := hujson.Parse(d.data)
 	if err != nil {
-		if m := hujsonPos.FindStringSubmatch(err.Error()); m != nil {
+		if m := hujsonPos().FindStringSubmatch(err.Error()); m != nil {
 			line, _ := strconv.Atoi(m[1])
 			col, _ := strconv.Atoi(m[2])
 			return nil, &Error{Path: d.path, Line: line, Col: col, Msg: m[3]}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf16"
 )
 
@@ -60,8 +61,10 @@ func common(config, env string) []string {
 }
 
 var (
-	versionIDRE = regexp.MustCompile(`(?m)^\s*Current Version ID:\s*([0-9a-fA-F-]{36})\s*$`)
-	uploadedRE  = regexp.MustCompile(`(?m)^\s*Uploaded (\S+) \(`)
+	versionIDRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?m)^\s*Current Version ID:\s*([0-9a-fA-F-]{36})\s*$`)
+	})
+	uploadedRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*Uploaded (\S+) \(`) })
 )
 
 // Deploy runs `wrangler deploy` and returns the version Cloudflare assigned.
@@ -83,13 +86,13 @@ func (r *Runner) Deploy(ctx context.Context, a DeployArgs) (*DeployResult, error
 	}
 	// No structured record (an older wrangler, or the file could not be
 	// written): read the printed lines.
-	m := versionIDRE.FindStringSubmatch(res.stdout)
+	m := versionIDRE().FindStringSubmatch(res.stdout)
 	if m == nil {
 		return nil, &Error{Command: "wrangler deploy", ExitCode: 0, Stderr: res.stderr,
 			Message: "wrangler reported success but no version ID (no deploy record and no \"Current Version ID:\" line)"}
 	}
 	out := &DeployResult{VersionID: m[1]}
-	if u := uploadedRE.FindStringSubmatch(res.stdout); u != nil {
+	if u := uploadedRE().FindStringSubmatch(res.stdout); u != nil {
 		out.WorkerName = u[1]
 	}
 	return out, nil
@@ -160,7 +163,7 @@ func (r *Runner) Rollback(ctx context.Context, a RollbackArgs) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	m := versionIDRE.FindStringSubmatch(res.stdout)
+	m := versionIDRE().FindStringSubmatch(res.stdout)
 	if m == nil {
 		return "", &Error{Command: "wrangler rollback", ExitCode: 0, Stderr: res.stderr,
 			Message: "wrangler reported success but printed no \"Current Version ID:\" line"}
@@ -208,7 +211,7 @@ func parseRecords(data string) []map[string]any {
 	return out
 }
 
-var errorLineRE = regexp.MustCompile(`^✘ \[ERROR\] (.*)$`)
+var errorLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^✘ \[ERROR\] (.*)$`) })
 
 // failureMessage is wrangler's own explanation of a failure: the
 // "✘ [ERROR]" blocks of stderr in order (their indented lines carry the API's
@@ -244,7 +247,7 @@ func errorBlocks(stderr string) []string {
 	var out []string
 	lines := strings.Split(stderr, "\n")
 	for i := 0; i < len(lines); i++ {
-		m := errorLineRE.FindStringSubmatch(strings.TrimRight(lines[i], " \r"))
+		m := errorLineRE().FindStringSubmatch(strings.TrimRight(lines[i], " \r"))
 		if m == nil {
 			continue
 		}

@@ -220,13 +220,13 @@ func TestVersionLineOnRealOutputs(t *testing.T) {
 	}
 	found := 0
 	for title, out := range deploys {
-		m := versionIDRE.FindStringSubmatch(out)
+		m := versionIDRE().FindStringSubmatch(out)
 		if strings.Contains(out, "Current Version ID:") {
 			found++
 			if m == nil || m[1] != zero {
 				t.Errorf("%s: version line not parsed: %v", title, m)
 			}
-			if u := uploadedRE.FindStringSubmatch(out); strings.Contains(out, "Uploaded ") && (u == nil || !strings.HasPrefix(u[1], "tmp-e2e-worker-")) {
+			if u := uploadedRE().FindStringSubmatch(out); strings.Contains(out, "Uploaded ") && (u == nil || !strings.HasPrefix(u[1], "tmp-e2e-worker-")) {
 				t.Errorf("%s: worker name not parsed: %v", title, u)
 			}
 		} else if m != nil {
@@ -243,7 +243,7 @@ func TestVersionLineOnRealOutputs(t *testing.T) {
 			continue
 		}
 		n++
-		if m := versionIDRE.FindStringSubmatch(out); m == nil || m[1] != zero {
+		if m := versionIDRE().FindStringSubmatch(out); m == nil || m[1] != zero {
 			t.Errorf("%s: rollback version line not parsed", title)
 		}
 	}

@@ -240,7 +240,7 @@ func lookupEnv(env []string, key string) string {
 	return val
 }
 
-var semverRE = regexp.MustCompile(`\b(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\b`)
+var semverRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)\b`) })
 
 // Version runs `wrangler --version` and parses the first version number it
 // prints.
@@ -254,7 +254,7 @@ func (r *Runner) Version(ctx context.Context) (*version.Version, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := semverRE.FindStringSubmatch(res.stdout)
+	m := semverRE().FindStringSubmatch(res.stdout)
 	if m == nil {
 		return nil, &Error{Command: "wrangler --version", ExitCode: 0, Message: fmt.Sprintf("no version number in its output %q", strings.TrimSpace(lastBytes(res.stdout, 200)))}
 	}
@@ -367,11 +367,13 @@ func (t *tail) String() string {
 	return string(t.buf)
 }
 
-var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]`)
+var ansiRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]`)
+})
 
 // stripANSI removes terminal escape sequences (wrangler colours stderr even
 // with NO_COLOR).
-func stripANSI(s string) string { return ansiRE.ReplaceAllString(s, "") }
+func stripANSI(s string) string { return ansiRE().ReplaceAllString(s, "") }
 
 const redacted = "[REDACTED]"
 
