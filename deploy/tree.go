@@ -177,7 +177,7 @@ func CheckTree(ctx context.Context, repo *gitx.Repo, remoteRef, remoteBranch str
 	}
 	st.Head, st.Tree = hashes[0], hashes[1]
 	var commitDivs []Divergence
-	if _, ok, err := repo.ResolveCommit(ctx, remoteRef); err != nil {
+	if _, ok, err := repo.RefHash(ctx, remoteRef); err != nil {
 		<-sc
 		return nil, err
 	} else if !ok {

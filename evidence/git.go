@@ -43,7 +43,7 @@ func remoteBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetc
 			src.Note, src.Warning = "not fetched, read as last fetched: "+redactURLs(err.Error()), true
 		}
 	}
-	tip, ok, err := repo.ResolveCommit(ctx, ref)
+	tip, ok, err := repo.RefHash(ctx, ref)
 	if err != nil {
 		return "", src, err
 	}

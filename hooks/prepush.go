@@ -171,7 +171,7 @@ func rangeFor(ctx context.Context, repo *gitx.Repo, cfg *config.Config, remote s
 	// The base of the whole-range rules is where the commits are headed:
 	// the remote's main branch (what production is built from), else the
 	// remote ref being updated.
-	if hash, ok, err := repo.ResolveCommit(ctx, "refs/remotes/"+remote+"/"+cfg.Branch); err != nil {
+	if hash, ok, err := repo.RefHash(ctx, "refs/remotes/"+remote+"/"+cfg.Branch); err != nil {
 		return r, err
 	} else if ok {
 		r.Base = hash

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 	"path/filepath"
 	"strings"
 
@@ -37,6 +38,7 @@ type Repo struct {
 	HooksDir string
 
 	blobs *batch
+	refs  *filesystem.Storage // go-git's view of the refs, opened on first use
 }
 
 // Open finds the repository containing dir.
