@@ -273,7 +273,7 @@ func (s *sandbox) expect(code int, patterns ...string) error {
 	return nil
 }
 
-// sh runs a git or guard command line (simple words, no quoting) and
+// step runs git or the sandbox's guard with args, shows display and guard's lines, and
 // checks its exit code and output.
 func (s *sandbox) step(dir string, display string, code int, name string, args []string, patterns ...string) error {
 	var err error

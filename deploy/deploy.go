@@ -259,16 +259,7 @@ type deployer struct {
 	res    *Result
 	stderr io.Writer
 	start  time.Time
-}
-
-func (d *deployer) say(format string, a ...any) {
-	fmt.Fprintf(d.stderr, "guard: "+format+"\n", a...)
-}
-
-func (d *deployer) warn(format string, a ...any) {
-	msg := fmt.Sprintf(format, a...)
-	d.res.Warnings = append(d.res.Warnings, msg)
-	fmt.Fprintf(d.stderr, "guard: warning: %s\n", msg)
+	voice  report.Voice
 }
 
 // Run performs one guarded deploy. See the package contract. The returned
@@ -282,6 +273,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		d.o.Stdout = io.Discard
 	}
 	d.res = &Result{Env: o.Env}
+	d.voice = report.Voice{W: d.stderr, Warnings: &d.res.Warnings}
 	err := d.run(ctx)
 	return d.res, err
 }
@@ -320,7 +312,7 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 	defer lock.Release()
 	if ab := lock.Abandoned; ab != nil {
-		d.warn("a previous deploy of %s (pid %d on %s, started %s) ended without releasing its lock; 'guard history' reconciles its record",
+		d.voice.Warn("a previous deploy of %s (pid %d on %s, started %s) ended without releasing its lock; 'guard history' reconciles its record",
 			t.Worker, ab.PID, ab.Host, ab.Started.UTC().Format(time.RFC3339))
 	}
 
@@ -339,7 +331,7 @@ func (d *deployer) run(ctx context.Context) error {
 		return fail.External(err)
 	}
 	if len(st.Divergences) > 0 {
-		d.say("refusing to deploy %s: the checkout differs from %s:", t.Worker, remoteName)
+		d.voice.Say("refusing to deploy %s: the checkout differs from %s:", t.Worker, remoteName)
 		for _, dv := range st.Divergences {
 			fmt.Fprintf(d.stderr, "guard:   %s\n", dv)
 		}
@@ -351,7 +343,7 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 	d.res.Commit, d.res.Tree = st.Head, st.Tree
 	if len(st.Untracked) > 0 {
-		d.warn("shipping %d untracked file(s), recorded in the ledger: %s", len(st.Untracked), strings.Join(limitList(st.Untracked, 10), ", "))
+		d.voice.Warn("shipping %d untracked file(s), recorded in the ledger: %s", len(st.Untracked), strings.Join(limitList(st.Untracked, 10), ", "))
 	}
 
 	// What is being shipped: the categories since the last deploy.
@@ -427,7 +419,7 @@ func (d *deployer) run(ctx context.Context) error {
 		}
 		d.res.Final = written
 		if err := ledger.Share(ctx, d.repo, d.cfg.Remote, d.cfg.Deploy.FetchTimeout.Duration, written); err != nil {
-			d.warn("%v", err)
+			d.voice.Warn("%v", err)
 		}
 		return written, nil
 	}
@@ -441,7 +433,7 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 
 	for _, db := range d1s {
-		d.say("applying D1 migrations to %s (binding %s)", db.DatabaseName, db.Binding)
+		d.voice.Say("applying D1 migrations to %s (binding %s)", db.DatabaseName, db.Binding)
 		err := runner.D1MigrationsApply(ctx, wrangler.D1Args{Config: t.ConfigPath, Env: t.Env, Database: db.DatabaseName, Remote: true})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -452,7 +444,7 @@ func (d *deployer) run(ctx context.Context) error {
 		}
 	}
 
-	d.say("deploying %s from %s: %s", t.Worker, short(st.Head), d.res.Message)
+	d.voice.Say("deploying %s from %s: %s", t.Worker, gitx.ShortHash(st.Head), d.res.Message)
 	d.res.Timing.Before = time.Since(d.start)
 	wstart := time.Now()
 	dr, err := runner.Deploy(ctx, wrangler.DeployArgs{
@@ -468,7 +460,7 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 	d.res.VersionID = dr.VersionID
 	if dr.WorkerName != "" && dr.WorkerName != t.Worker {
-		d.warn("wrangler deployed worker %q, guard expected %q", dr.WorkerName, t.Worker)
+		d.voice.Warn("wrangler deployed worker %q, guard expected %q", dr.WorkerName, t.Worker)
 	}
 
 	// 5. Confirm through the API.
@@ -512,7 +504,7 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 	d.res.Timing.After += time.Since(after)
 
-	d.say("deployed %s version %s (deployment %s), verified %s", t.Worker, dr.VersionID, depID, ver.Verified)
+	d.voice.Say("deployed %s version %s (deployment %s), verified %s", t.Worker, dr.VersionID, depID, ver.Verified)
 	if ver.Verified != ledger.VerifiedBad {
 		return nil
 	}
@@ -532,15 +524,15 @@ func (d *deployer) bad(ctx context.Context) error {
 	d.res.RollbackCommand = RollbackCommand(to, t.Env, d.relConfig())
 	for _, c := range d.res.Verification.Checks {
 		if !c.OK {
-			d.say("verify failed: %s: %s", c.Name, c.Detail)
+			d.voice.Say("verify failed: %s: %s", c.Name, c.Detail)
 		}
 	}
 	summary := fmt.Errorf("version %s of %s is deployed and verified bad", d.res.VersionID, t.Worker)
 	if !d.o.RollbackOnFail {
-		d.say("to roll back: %s", d.res.RollbackCommand)
+		d.voice.Say("to roll back: %s", d.res.RollbackCommand)
 		return fail.Refused(summary, "roll back with: "+d.res.RollbackCommand)
 	}
-	d.say("rolling back (--rollback-on-fail)")
+	d.voice.Say("rolling back (--rollback-on-fail)")
 	err = d.o.Rollback(ctx, RollbackRequest{
 		Worker: t.Worker, Env: t.Env, WranglerConfig: t.ConfigPath, Account: t.Account,
 		FromVersion: d.res.VersionID, FromCommit: d.res.Commit, ToVersion: to,
@@ -608,7 +600,7 @@ func (d *deployer) fetch(ctx context.Context) error {
 			fmt.Sprintf("--no-fetch deploys against the last fetched %s/%s", cfg.Remote, cfg.Branch))
 	}
 	if nerr != nil {
-		d.warn("the team's deploy records were not fetched: %v", nerr)
+		d.voice.Warn("the team's deploy records were not fetched: %v", nerr)
 	}
 	return nil
 }
@@ -697,7 +689,7 @@ func (d *deployer) d1Prepare(ctx context.Context, api *cfapi.Client, dbs []wrang
 			return nil, fail.External(fmt.Errorf("D1 bookmark of %s before its migrations: %w", db.DatabaseName, err))
 		}
 		marks[db.DatabaseName] = b
-		d.say("D1 %s: Time Travel bookmark %s", db.DatabaseName, b)
+		d.voice.Say("D1 %s: Time Travel bookmark %s", db.DatabaseName, b)
 	}
 	return marks, nil
 }
@@ -718,7 +710,7 @@ func (d *deployer) confirm(ctx context.Context, api *cfapi.Client, versionID str
 	for i, dep := range deps {
 		if dep.Serves(versionID) {
 			if i > 0 {
-				d.warn("deployment %s (newer than this deploy's %s) already replaced version %s", deps[0].ID, dep.ID, versionID)
+				d.voice.Warn("deployment %s (newer than this deploy's %s) already replaced version %s", deps[0].ID, dep.ID, versionID)
 			}
 			return dep.ID, nil
 		}

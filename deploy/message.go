@@ -20,7 +20,7 @@ const MaxMessageBytes = 1000
 // marker "[guard <short sha> <category>]" that survives any truncation, so
 // the dashboard and `wrangler deployments list` show what went out.
 func Message(subject, commit, category string) string {
-	marker := fmt.Sprintf("[guard %s %s]", short(commit), category)
+	marker := fmt.Sprintf("[guard %s %s]", gitx.ShortHash(commit), category)
 	subject = strings.Join(strings.Fields(subject), " ")
 	if subject == "" {
 		return marker

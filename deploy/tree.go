@@ -123,10 +123,10 @@ type CommitLine struct {
 func ClassifyCommits(remoteBranch string, ahead, behind []CommitLine) []Divergence {
 	var divs []Divergence
 	for _, c := range ahead {
-		divs = append(divs, Divergence{Path: short(c.Hash), Reason: fmt.Sprintf(reasonCommitAhead, remoteBranch, c.Subject)})
+		divs = append(divs, Divergence{Path: gitx.ShortHash(c.Hash), Reason: fmt.Sprintf(reasonCommitAhead, remoteBranch, c.Subject)})
 	}
 	for _, c := range behind {
-		divs = append(divs, Divergence{Path: short(c.Hash), Reason: fmt.Sprintf(reasonCommitBehind, remoteBranch, c.Subject)})
+		divs = append(divs, Divergence{Path: gitx.ShortHash(c.Hash), Reason: fmt.Sprintf(reasonCommitBehind, remoteBranch, c.Subject)})
 	}
 	return divs
 }
@@ -244,11 +244,4 @@ func commitLines(ctx context.Context, repo *gitx.Repo, revs ...string) ([]Commit
 		res = append(res, CommitLine{Hash: h, Subject: subj})
 	}
 	return res, nil
-}
-
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }

@@ -212,24 +212,24 @@ func judgeDeployment(ctx context.Context, repo *gitx.Repo, d *Deployment, e hist
 			d.OnBranch = &on
 		}
 		if d.Status == ledger.StatusSucceeded && !on {
-			msg := fmt.Sprintf("%s serves version %s built from commit %s, which is not on %s", what, d.VersionID, shortHash(d.Commit), short)
+			msg := fmt.Sprintf("%s serves version %s built from commit %s, which is not on %s", what, d.VersionID, gitx.ShortHash(d.Commit), short)
 			if !known {
-				msg = fmt.Sprintf("%s serves version %s built from commit %s, which this clone does not have (so it is not on %s as fetched)", what, d.VersionID, shortHash(d.Commit), short)
+				msg = fmt.Sprintf("%s serves version %s built from commit %s, which this clone does not have (so it is not on %s as fetched)", what, d.VersionID, gitx.ShortHash(d.Commit), short)
 			}
-			fs = append(fs, report.Finding{Rule: RuleCommitNotOnBranch, Severity: report.SeverityError, Commit: shortHash(d.Commit),
+			fs = append(fs, report.Finding{Rule: RuleCommitNotOnBranch, Severity: report.SeverityError, Commit: gitx.ShortHash(d.Commit),
 				Message: msg, Fix: fmt.Sprintf("deploy only %s through guard deploy; review how this commit reached production", short)})
 		}
 	}
 	if d.Source == history.SourceOutside && d.Listed {
 		commit := "no commit recorded"
 		if d.Commit != "" {
-			commit = "commit " + shortHash(d.Commit)
+			commit = "commit " + gitx.ShortHash(d.Commit)
 		}
 		by := d.Operator
 		if by == "" {
 			by = "an unknown author"
 		}
-		fs = append(fs, report.Finding{Rule: RuleOutsideDeploy, Severity: report.SeverityError, Commit: shortHash(d.Commit),
+		fs = append(fs, report.Finding{Rule: RuleOutsideDeploy, Severity: report.SeverityError, Commit: gitx.ShortHash(d.Commit),
 			Message: fmt.Sprintf("%s of version %s (%s) by %s was made outside guard: no guard record describes it", what, d.VersionID, commit, by),
 			Fix:     "deploy with guard deploy and roll back with guard rollback; review this deployment after the fact"})
 	}
@@ -244,7 +244,7 @@ func judgeDeployment(ctx context.Context, repo *gitx.Repo, d *Deployment, e hist
 			if recFile != "" {
 				msg = fmt.Sprintf("%s to version %s: its emergency-change record %s is not on %s", what, d.VersionID, recFile, short)
 			}
-			fs = append(fs, report.Finding{Rule: RuleRollbackWithoutRecord, Severity: report.SeverityError, Commit: shortHash(d.Commit),
+			fs = append(fs, report.Finding{Rule: RuleRollbackWithoutRecord, Severity: report.SeverityError, Commit: gitx.ShortHash(d.Commit),
 				Message: msg, Fix: "commit and push the record guard rollback wrote (or write one in the emergency-changes folder)"})
 		} else {
 			d.Record = rec.Path

@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"context"
+	"github.com/guardcm/guard/internal/gitx"
 	"net/http/httptest"
 	"regexp"
 	"sort"
@@ -209,11 +210,11 @@ func TestDeploymentsGolden(t *testing.T) {
 	}
 	sort.Strings(rules)
 	wantRules := []string{
-		"commit-not-on-branch " + shortHash(f.commits["X"]),
-		"outside-deploy " + shortHash(f.commits["A"]),
-		"outside-deploy " + shortHash(f.commits["X"]),
-		"outside-deploy " + shortHash(f.commits["B"]),
-		"rollback-without-record " + shortHash(f.commits["A"]),
+		"commit-not-on-branch " + gitx.ShortHash(f.commits["X"]),
+		"outside-deploy " + gitx.ShortHash(f.commits["A"]),
+		"outside-deploy " + gitx.ShortHash(f.commits["X"]),
+		"outside-deploy " + gitx.ShortHash(f.commits["B"]),
+		"rollback-without-record " + gitx.ShortHash(f.commits["A"]),
 	}
 	sort.Strings(wantRules)
 	if strings.Join(rules, "\n") != strings.Join(wantRules, "\n") {

@@ -318,7 +318,7 @@ func directPushFinding(ch Change, branch string) report.Finding {
 		what = "merge commit without a pull-request number (merged locally and pushed)"
 	}
 	f := report.Finding{
-		Rule: RuleDirectPush, Severity: report.SeverityError, Commit: shortHash(ch.Commit), Subject: ch.Subject,
+		Rule: RuleDirectPush, Severity: report.SeverityError, Commit: gitx.ShortHash(ch.Commit), Subject: ch.Subject,
 		Message: fmt.Sprintf("%s on protected branch %q, by %s: the policy requires a reviewed pull request", what, branch, ch.Author),
 		Fix:     "review the change after the fact in a pull request, and enable branch protection so it cannot happen again",
 	}
@@ -328,13 +328,6 @@ func directPushFinding(ch Change, branch string) report.Finding {
 		f.Fix = ""
 	}
 	return f
-}
-
-func shortHash(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 // emergencyState finds the record of an emergency commit and judges it at
@@ -350,13 +343,13 @@ func emergencyState(recs []*records.Record, c ChangeCommit, now time.Time) (Emer
 			sev = report.SeverityError
 			msg = fmt.Sprintf("emergency change without an emergency-change record, due %s", due.Format(time.RFC3339))
 		}
-		return ec, &report.Finding{Rule: RuleEmergencyNoRecord, Severity: sev, Commit: shortHash(c.Commit), Subject: c.Subject,
+		return ec, &report.Finding{Rule: RuleEmergencyNoRecord, Severity: sev, Commit: gitx.ShortHash(c.Commit), Subject: c.Subject,
 			Message: msg, Fix: "push the record guard wrote for the commit (or write one in the emergency-changes folder) once it is filled in"}
 	}
 	state := string(rec.State(now))
 	ec := EmergencyChange{Commit: c.Commit, Record: rec.Path, State: state, Due: rec.Due.UTC()}
 	if state == string(records.StateOverdue) {
-		return ec, &report.Finding{Rule: RuleEmergencyOverdue, Severity: report.SeverityError, File: rec.Path, Commit: shortHash(c.Commit), Subject: c.Subject,
+		return ec, &report.Finding{Rule: RuleEmergencyOverdue, Severity: report.SeverityError, File: rec.Path, Commit: gitx.ShortHash(c.Commit), Subject: c.Subject,
 			Message: fmt.Sprintf("emergency-change record still has %d TODO line(s) past its due time %s", len(rec.TODO), rec.Due.UTC().Format(time.RFC3339)),
 			Fix:     "replace every TODO in the record, commit it and push it"}
 	}

@@ -3,6 +3,7 @@ package evidence
 import (
 	"context"
 	"encoding/json"
+	"github.com/guardcm/guard/internal/gitx"
 	"strings"
 	"testing"
 	"time"
@@ -139,14 +140,14 @@ func TestMergeActivityGolden(t *testing.T) {
 		rules[f.Rule+" "+f.Commit] = string(f.Severity)
 	}
 	for key, sev := range map[string]string{
-		"direct-push " + shortHash(h["direct"]):                 "error",
-		"direct-push " + shortHash(h["localmerge"]):             "error",
-		"direct-push " + shortHash(h["authfix"]):                "notice",
-		"direct-push " + shortHash(h["cve"]):                    "notice",
-		"direct-push " + shortHash(h["ratelimit"]):              "notice",
-		"emergency-record-overdue " + shortHash(h["cve"]):       "error",
-		"emergency-without-record " + shortHash(h["ratelimit"]): "warning",
-		"missing-category " + shortHash(h["notrailer"]):         "error",
+		"direct-push " + gitx.ShortHash(h["direct"]):                 "error",
+		"direct-push " + gitx.ShortHash(h["localmerge"]):             "error",
+		"direct-push " + gitx.ShortHash(h["authfix"]):                "notice",
+		"direct-push " + gitx.ShortHash(h["cve"]):                    "notice",
+		"direct-push " + gitx.ShortHash(h["ratelimit"]):              "notice",
+		"emergency-record-overdue " + gitx.ShortHash(h["cve"]):       "error",
+		"emergency-without-record " + gitx.ShortHash(h["ratelimit"]): "warning",
+		"missing-category " + gitx.ShortHash(h["notrailer"]):         "error",
 	} {
 		if rules[key] != sev {
 			t.Errorf("finding %s: severity %q, want %q (all: %v)", key, rules[key], sev, rules)

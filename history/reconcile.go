@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/guardcm/guard/internal/gitx"
 	"sort"
 	"time"
 
@@ -84,14 +85,7 @@ func Reconcile(rec ledger.Record, deps []cfapi.Deployment, claimed map[string]bo
 			Why: fmt.Sprintf("version %s does not exist", rec.VersionID)}
 	}
 	return Outcome{Status: ledger.StatusFailed,
-		Why: fmt.Sprintf("no deployment of commit %s appeared after the pending record (wrangler did not finish)", short(rec.Commit))}
-}
-
-func short(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
+		Why: fmt.Sprintf("no deployment of commit %s appeared after the pending record (wrangler did not finish)", gitx.ShortHash(rec.Commit))}
 }
 
 // reconcile settles the local pending operations against the API, under

@@ -44,11 +44,7 @@ func StartCommitMsg(ctx context.Context, dir, msgFile string) *CommitInputs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, ok, err := gitx.ConfigValueIn(ctx, dir, "core.commentChar")
-			in.commentErr = err
-			if ok && v != "" {
-				in.commentChar = v
-			}
+			in.commentChar, in.commentErr = commentCharIn(ctx, dir)
 		}()
 	}
 	go func() {
@@ -141,7 +137,11 @@ func CommitMsg(ctx context.Context, repo *gitx.Repo, cfg *config.Config, msgFile
 // commentChar is git's core.commentChar ("#" unless configured; "auto"
 // is left to the parser, which picks what git would).
 func commentChar(ctx context.Context, repo *gitx.Repo) (string, error) {
-	v, ok, err := repo.ConfigValue(ctx, "core.commentChar")
+	return commentCharIn(ctx, repo.Root)
+}
+
+func commentCharIn(ctx context.Context, dir string) (string, error) {
+	v, ok, err := gitx.ConfigValueIn(ctx, dir, "core.commentChar")
 	if err != nil || !ok || v == "" {
 		return "#", err
 	}

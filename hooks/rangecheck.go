@@ -164,7 +164,7 @@ func limit(s []string, n int) []string {
 // threat model and add a rollout plan — the policy's "threat model update +
 // rollout plan" for major changes.
 func majorRequirements(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r Range, res *Result) ([]report.Finding, error) {
-	changed, err := rangePaths(ctx, repo, r)
+	changed, err := rangePaths(ctx, repo, r, res.Commits)
 	if err != nil {
 		return nil, err
 	}
@@ -205,8 +205,9 @@ func majorRequirements(ctx context.Context, repo *gitx.Repo, cfg *config.Config,
 }
 
 // rangePaths is what the whole range changes: the diff from the base to the
-// head when there is a base, else the union of the commits' own changes.
-func rangePaths(ctx context.Context, repo *gitx.Repo, r Range) (map[string]byte, error) {
+// head when there is a base, else the union of the range's commits' own
+// changes (already read by CheckRange).
+func rangePaths(ctx context.Context, repo *gitx.Repo, r Range, commits []gitx.Commit) (map[string]byte, error) {
 	out := map[string]byte{}
 	if r.Base != "" {
 		// From the merge base, like a pull request's diff: changes that
@@ -226,10 +227,6 @@ func rangePaths(ctx context.Context, repo *gitx.Repo, r Range) (map[string]byte,
 			out[fc.Path] = fc.Kind
 		}
 		return out, nil
-	}
-	commits, err := repo.Log(ctx, append([]string{r.Head}, notRevs(r.Exclude)...)...)
-	if err != nil {
-		return nil, err
 	}
 	for _, c := range commits {
 		for _, fc := range c.Changes {

@@ -27,6 +27,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/guardcm/guard/internal/gitx"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -173,12 +174,7 @@ func ShortVersion(id string) string {
 }
 
 // ShortCommit is how a commit appears in file names and messages.
-func ShortCommit(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
-}
+func ShortCommit(h string) string { return gitx.ShortHash(h) }
 
 // FileName is the record's file name before any collision suffix:
 // YYYY-MM-DD-HHMM-rollback-<worker>-<short version>.md or

@@ -43,6 +43,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/guardcm/guard/records"
 	"io"
 	"path"
 	"regexp"
@@ -330,7 +331,7 @@ func (p *Plan) rollbackMessage() string {
 	if p.Reason != "" {
 		return strings.Join(strings.Fields(p.Reason), " ")
 	}
-	return fmt.Sprintf("guard rollback from %s to %s", shortID(p.From.VersionID), shortID(p.To.VersionID))
+	return fmt.Sprintf("guard rollback from %s to %s", records.ShortVersion(p.From.VersionID), records.ShortVersion(p.To.VersionID))
 }
 
 var guardMarker = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\s*\[guard [0-9a-f]+ [a-z-]+\]\s*$`) })
@@ -377,7 +378,7 @@ func (p *Plan) subjects(ctx context.Context, repo *gitx.Repo, ch *Choice) error 
 	for _, s := range []Side{p.From, p.To} {
 		if s.Commit != "" {
 			if _, ok := have[s.Commit]; !ok {
-				p.Warnings = append(p.Warnings, fmt.Sprintf("commit %s (of version %s) is not in this clone; git fetch brings it", shortHash(s.Commit), s.VersionID))
+				p.Warnings = append(p.Warnings, fmt.Sprintf("commit %s (of version %s) is not in this clone; git fetch brings it", gitx.ShortHash(s.Commit), s.VersionID))
 			}
 		}
 	}
@@ -401,13 +402,13 @@ func (p *Plan) migrations(ctx context.Context, repo *gitx.Repo, cfg *config.Conf
 	}
 	for _, c := range []string{from, to} {
 		if _, ok, err := repo.ResolveCommit(ctx, c); err != nil || !ok {
-			p.MigrationsNote = fmt.Sprintf("commit %s is not in this clone: the D1 migrations since the target cannot be listed (git fetch, then guard rollback --dry-run)", shortHash(c))
+			p.MigrationsNote = fmt.Sprintf("commit %s is not in this clone: the D1 migrations since the target cannot be listed (git fetch, then guard rollback --dry-run)", gitx.ShortHash(c))
 			return
 		}
 	}
 	dirs, err := hooks.MigrationDirs(ctx, repo, cfg, from)
 	if err != nil {
-		p.MigrationsNote = fmt.Sprintf("the D1 migration folders of %s could not be read: %v", shortHash(from), err)
+		p.MigrationsNote = fmt.Sprintf("the D1 migration folders of %s could not be read: %v", gitx.ShortHash(from), err)
 		return
 	}
 	var added []string
@@ -440,20 +441,6 @@ func (p *Plan) migrations(ctx context.Context, repo *gitx.Repo, cfg *config.Conf
 	for _, a := range added {
 		p.Migrations = append(p.Migrations, Migration{Path: a, Findings: byFile[a]})
 	}
-}
-
-func shortID(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
-
-func shortHash(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }
 
 // Age renders how long before now t was, coarsely ("3h12m ago").
@@ -544,7 +531,7 @@ func (p *Plan) side(b *bytes.Buffer, label string, s Side, serving bool) {
 	b.WriteString("\n")
 	commit := "unknown commit"
 	if s.Commit != "" {
-		commit = "commit " + shortHash(s.Commit)
+		commit = "commit " + gitx.ShortHash(s.Commit)
 	}
 	subject := ""
 	if s.Subject != "" {

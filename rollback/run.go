@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/report"
 	"io"
 	"os"
 	"path/filepath"
@@ -41,16 +43,7 @@ type executor struct {
 	res    *Result
 	stderr io.Writer
 	led    *ledger.Ledger
-}
-
-func (x *executor) say(format string, a ...any) {
-	fmt.Fprintf(x.stderr, "guard: "+format+"\n", a...)
-}
-
-func (x *executor) warn(format string, a ...any) {
-	msg := fmt.Sprintf(format, a...)
-	x.res.Warnings = append(x.res.Warnings, msg)
-	fmt.Fprintf(x.stderr, "guard: warning: %s\n", msg)
+	voice  report.Voice
 }
 
 // Execute carries out a plan; see the package contract. The caller holds
@@ -60,6 +53,7 @@ func Execute(ctx context.Context, o Options, p *Plan) (*Result, error) {
 	if x.stderr == nil {
 		x.stderr = io.Discard
 	}
+	x.voice = report.Voice{W: x.stderr, Warnings: &x.res.Warnings}
 	if x.o.Stdout == nil {
 		x.o.Stdout = io.Discard
 	}
@@ -99,7 +93,7 @@ func (x *executor) run(ctx context.Context) error {
 	events := p.priorEvents()
 	events = append(events, records.Event{Time: started, Text: fmt.Sprintf("guard rollback started by %s: %s", orUnknown(p.Operator), orNone(p.Reason))})
 
-	x.say("rolling back %s from version %s to version %s", p.Worker, p.From.VersionID, p.To.VersionID)
+	x.voice.Say("rolling back %s from version %s to version %s", p.Worker, p.From.VersionID, p.To.VersionID)
 	runner := &wrangler.Runner{
 		Command: wcmd,
 		Dir:     repo.Root,
@@ -121,10 +115,10 @@ func (x *executor) run(ctx context.Context) error {
 	target := p.To.VersionID
 	if werr != nil {
 		if aerr == nil && len(deps) > 0 && deps[0].Serves(target) && deps[0].ID != p.From.DeploymentID {
-			x.warn("wrangler reported a failure, but the API shows deployment %s serving version %s at 100%%: the rollback took effect", deps[0].ID, target)
+			x.voice.Warn("wrangler reported a failure, but the API shows deployment %s serving version %s at 100%%: the rollback took effect", deps[0].ID, target)
 		} else {
 			x.res.Production = describe(deps, aerr, p)
-			x.say("wrangler rollback failed; production as the Cloudflare API tells it: %s", x.res.Production)
+			x.voice.Say("wrangler rollback failed; production as the Cloudflare API tells it: %s", x.res.Production)
 			short := errors.New(deploy.Summarize(werr))
 			if _, err := x.finish(ctx, pending, ledger.StatusFailed, "", "", werr); err != nil {
 				return fail.External(errors.Join(short, fmt.Errorf("and the failure could not be recorded: %w", err)))
@@ -148,7 +142,7 @@ func (x *executor) run(ctx context.Context) error {
 	if len(deps) == 0 || !deps[0].Serves(target) {
 		x.res.Production = describe(deps, nil, p)
 		cause := fmt.Errorf("wrangler reported success, but the newest deployment does not serve version %s at 100%%: %s", target, x.res.Production)
-		x.say("%v", cause)
+		x.voice.Say("%v", cause)
 		if _, err := x.finish(ctx, pending, ledger.StatusFailed, "", "", cause); err != nil {
 			return fail.External(errors.Join(cause, err))
 		}
@@ -166,13 +160,13 @@ func (x *executor) run(ctx context.Context) error {
 		return fail.External(fmt.Errorf("rolled back to version %s (deployment %s) but could not record it in the ledger: %w", target, dep.ID, err))
 	}
 	x.res.Final = final
-	x.say("rolled back %s to version %s: deployment %s serves it at 100%%", p.Worker, target, dep.ID)
+	x.voice.Say("rolled back %s to version %s: deployment %s serves it at 100%%", p.Worker, target, dep.ID)
 	if path == "" {
 		return fail.External(errors.New("rolled back, but the emergency-change record could not be written (see the warning above)"),
 			"write it by hand: the policy requires it within 24 hours")
 	}
-	x.say("emergency-change record: %s (document it by %s: replace every TODO)", path, started.UTC().Truncate(time.Second).Add(records.DueAfter).Format(time.RFC3339))
-	x.say("commit it: git add %s && git commit -m %s -m 'Change-Category: %s'", path,
+	x.voice.Say("emergency-change record: %s (document it by %s: replace every TODO)", path, started.UTC().Truncate(time.Second).Add(records.DueAfter).Format(time.RFC3339))
+	x.voice.Say("commit it: git add %s && git commit -m %s -m 'Change-Category: %s'", path,
 		wrangler.QuoteCommand([]string{"Record the emergency rollback of " + p.Worker}), recordCategory(cfg.Categories.Standard, path))
 	return nil
 }
@@ -199,7 +193,7 @@ func (x *executor) writeRecord(opened time.Time, deploymentID string, events []r
 	rec.DeploymentID = deploymentID
 	rec.Operator, rec.Reason = p.Operator, p.Reason
 	if _, err := records.Create(x.o.Repo.Root, x.o.Config.Rollback.RecordsDir, rec, events); err != nil {
-		x.warn("the emergency-change record was not written: %v", err)
+		x.voice.Warn("the emergency-change record was not written: %v", err)
 		return ""
 	}
 	x.res.RecordPath = rec.Path
@@ -221,7 +215,7 @@ func (x *executor) finish(ctx context.Context, pending ledger.Record, status, de
 	}
 	x.res.Final = written
 	if err := ledger.Share(ctx, x.o.Repo, x.o.Config.Remote, x.o.Config.Deploy.FetchTimeout.Duration, written); err != nil {
-		x.warn("%v", err)
+		x.voice.Warn("%v", err)
 	}
 	return written, nil
 }
@@ -260,7 +254,7 @@ func (p *Plan) priorEvents() []records.Event {
 	if !p.From.Deployed.IsZero() {
 		commit := "unknown commit"
 		if p.From.Commit != "" {
-			commit = "commit " + shortHash(p.From.Commit)
+			commit = "commit " + gitx.ShortHash(p.From.Commit)
 		}
 		via := ""
 		if p.From.Source != "" {

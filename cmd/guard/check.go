@@ -33,10 +33,10 @@ func (c *CheckCmd) Run(env *Env) error {
 	head := c.Head
 	if pr != nil {
 		if base == "" {
-			base = pr.event.BaseSHA
+			base = pr.BaseSHA
 		}
 		if head == "HEAD" {
-			head = pr.event.HeadSHA
+			head = pr.HeadSHA
 		}
 	}
 	if base == "" {

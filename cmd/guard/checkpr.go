@@ -15,14 +15,9 @@ import (
 	"github.com/guardcm/guard/prgate"
 )
 
-// prContext is the pull request guard check runs for in CI.
-type prContext struct {
-	event *prgate.Event
-}
-
 // loadPR reads the GitHub Actions event payload when asked to (--pr) or
 // when the workflow runs for a pull request.
-func loadPR(force bool) (*prContext, error) {
+func loadPR(force bool) (*prgate.Event, error) {
 	name := os.Getenv("GITHUB_EVENT_NAME")
 	if !force && !prgate.IsPullRequestEvent(name) {
 		return nil, nil
@@ -38,13 +33,13 @@ func loadPR(force bool) (*prContext, error) {
 	if err != nil {
 		return nil, fail.Usage(err)
 	}
-	return &prContext{event: ev}, nil
+	return ev, nil
 }
 
 // prFindings runs the pull-request rules on top of the range result. The
 // checklist is read at the base commit, so a pull request cannot weaken the
 // checklist it is judged by.
-func prFindings(env *Env, repo *gitx.Repo, pr *prContext, r hooks.Range, res *hooks.Result) ([]report.Finding, prgate.Input, error) {
+func prFindings(env *Env, repo *gitx.Repo, pr *prgate.Event, r hooks.Range, res *hooks.Result) ([]report.Finding, prgate.Input, error) {
 	cfg, err := env.Config()
 	if err != nil {
 		return nil, prgate.Input{}, err
@@ -71,7 +66,7 @@ func prFindings(env *Env, repo *gitx.Repo, pr *prContext, r hooks.Range, res *ho
 		return nil, prgate.Input{}, fail.Usage(err)
 	}
 	in := prgate.Input{
-		Event:            pr.event,
+		Event:            pr,
 		Category:         res.Highest,
 		CommitCategories: map[policy.Category]int{},
 		Checklist:        checklist,

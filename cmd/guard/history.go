@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/guardcm/guard/internal/gitx"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -89,7 +90,7 @@ func printHistory(env *Env, worker string, entries []history.Entry) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			e.Time.UTC().Format(time.RFC3339), e.Kind+mark, e.Status, e.Verified, e.Source,
-			dash(e.VersionID), dash(e.DeploymentID), dash(shortHash(e.Commit)), dash(e.Operator), msg)
+			dash(e.VersionID), dash(e.DeploymentID), dash(gitx.ShortHash(e.Commit)), dash(e.Operator), msg)
 	}
 	tw.Flush()
 }
@@ -99,11 +100,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func shortHash(h string) string {
-	if len(h) > 12 {
-		return h[:12]
-	}
-	return h
 }

@@ -322,11 +322,15 @@ type Commit struct {
 func (c *Commit) IsMerge() bool { return len(c.Parents) > 1 }
 
 // Short is the abbreviated hash used in messages.
-func (c *Commit) Short() string {
-	if len(c.Hash) > 12 {
-		return c.Hash[:12]
+func (c *Commit) Short() string { return ShortHash(c.Hash) }
+
+// ShortHash abbreviates a commit hash to the 12 characters guard shows in
+// every message, record and file name.
+func ShortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
 	}
-	return c.Hash
+	return h
 }
 
 // recordMark starts each commit's record in Log's output. The record is the

@@ -205,3 +205,25 @@ func truncate(s string, n int) string {
 	}
 	return string(r[:n-1]) + "…"
 }
+
+// Voice prints guard's messages to a person in the one voice: "guard: ..."
+// lines, warnings as "guard: warning: ...". Warnings, when set, also
+// collects each warning printed, for a command's result.
+type Voice struct {
+	W        io.Writer
+	Warnings *[]string
+}
+
+// Say prints one "guard: " line.
+func (v Voice) Say(format string, a ...any) {
+	fmt.Fprintf(v.W, "guard: "+format+"\n", a...)
+}
+
+// Warn prints one "guard: warning: " line and keeps the warning.
+func (v Voice) Warn(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	if v.Warnings != nil {
+		*v.Warnings = append(*v.Warnings, msg)
+	}
+	fmt.Fprintf(v.W, "guard: warning: %s\n", msg)
+}
