@@ -374,13 +374,7 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 
 	// 4. wrangler, checked before anything is recorded.
-	runner := &wrangler.Runner{
-		Command: wcmd,
-		Dir:     repo.Root,
-		Env:     []string{"CLOUDFLARE_API_TOKEN=" + o.Token, "CLOUDFLARE_ACCOUNT_ID=" + t.Account},
-		Stdout:  o.Stdout,
-		Stderr:  d.stderr,
-	}
+	runner := wrangler.ForAccount(wcmd, repo.Root, o.Token, t.Account, o.Stdout, d.stderr)
 	wv, err := runner.CheckVersion(ctx)
 	if err != nil {
 		if wv != nil {

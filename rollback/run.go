@@ -94,13 +94,7 @@ func (x *executor) run(ctx context.Context) error {
 	events = append(events, records.Event{Time: started, Text: fmt.Sprintf("guard rollback started by %s: %s", orUnknown(p.Operator), orNone(p.Reason))})
 
 	x.voice.Say("rolling back %s from version %s to version %s", p.Worker, p.From.VersionID, p.To.VersionID)
-	runner := &wrangler.Runner{
-		Command: wcmd,
-		Dir:     repo.Root,
-		Env:     []string{"CLOUDFLARE_API_TOKEN=" + o.Token, "CLOUDFLARE_ACCOUNT_ID=" + p.Account},
-		Stdout:  o.Stdout,
-		Stderr:  x.stderr,
-	}
+	runner := wrangler.ForAccount(wcmd, repo.Root, o.Token, p.Account, o.Stdout, x.stderr)
 	_, werr := runner.Rollback(ctx, wrangler.RollbackArgs{Config: p.WranglerConfig, Env: p.Env, VersionID: p.To.VersionID, Message: p.Message})
 	if werr != nil && ctx.Err() != nil {
 		return ctx.Err() // the record stays pending: guard history reconciles it

@@ -73,6 +73,20 @@ type Runner struct {
 	Stdout, Stderr io.Writer
 }
 
+// ForAccount is a Runner that acts on a Cloudflare account: the token and
+// account reach wrangler through its environment only (never arguments,
+// which other users can read), and the token is scrubbed from everything
+// wrangler prints.
+func ForAccount(command []string, dir, token, account string, stdout, stderr io.Writer) *Runner {
+	return &Runner{
+		Command: command,
+		Dir:     dir,
+		Env:     []string{"CLOUDFLARE_API_TOKEN=" + token, "CLOUDFLARE_ACCOUNT_ID=" + account},
+		Stdout:  stdout,
+		Stderr:  stderr,
+	}
+}
+
 // Error is a failed wrangler run.
 type Error struct {
 	// Command is the wrangler subcommand, e.g. "wrangler deploy".
