@@ -164,6 +164,11 @@ func MergeActivity(ctx context.Context, o MergeOptions) (*Document, error) {
 		return nil, err
 	}
 	tip := branchSrc.Revision
+	// A shallow clone whose history stops inside the period would give a
+	// shorter answer that looks complete.
+	if err := repo.RequireSince(ctx, branchSrc.Revision, o.Period.From); err != nil {
+		return nil, err
+	}
 	doc.Sources = append(doc.Sources, branchSrc)
 
 	recs, err := collectRecords(ctx, doc, o.Records, repo, cfg, ref)
