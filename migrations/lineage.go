@@ -42,8 +42,8 @@ type objTrack struct {
 }
 
 type tracker struct {
-	start  *snapshot
-	prev   *snapshot
+	start *snapshot
+	prev  *snapshot
 	// cur maps a table's key to the lineage living under that name.
 	// Lineages of tables that existed at file start are made on first use
 	// (most tables are never touched by a file); gone marks start keys whose

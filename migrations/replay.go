@@ -41,8 +41,8 @@ type recorder struct {
 	// target is the table the statement itself deletes from, drops, or
 	// writes: the first one SQLite authorizes (foreign key actions on the
 	// children are compiled after it).
-	target okey
-	created []string      // names of objects the statement creates in main
+	target  okey
+	created []string // names of objects the statement creates in main
 	ddl     bool
 	other   bool // DDL other than CREATE in main (drop, alter, temp, virtual)
 	denied  string
