@@ -42,6 +42,10 @@ type Config struct {
 	Rollback   Rollback   `toml:"rollback" json:"rollback"`
 	PR         PR         `toml:"pr" json:"pr"`
 	Evidence   Evidence   `toml:"evidence" json:"evidence"`
+	// Workers names wrangler configurations guard cannot find by their
+	// file name alone (wrangler.kv.toml, wrangler.staging.json, ...); the
+	// usual wrangler.toml|json|jsonc files are found at any depth anyway.
+	Workers []Worker `toml:"workers" json:"workers,omitempty"`
 
 	// Source is the file the configuration came from, "" for defaults.
 	Source string `toml:"-" json:"-"`
@@ -68,8 +72,19 @@ type PrePush struct {
 	OverdueRecords string `toml:"overdue_records" json:"overdue_records"`
 }
 
+// Worker is one [[workers]] entry of guard.toml.
+type Worker struct {
+	// Config is the wrangler configuration file, relative to the
+	// repository root.
+	Config string `toml:"config" json:"config"`
+}
+
 // Migrations configures the D1 migration checks.
 type Migrations struct {
+	// Dir is a migrations folder checked besides those of the wrangler
+	// configurations' d1_databases (each migrations_dir, default
+	// "migrations" beside its configuration); "" means none. A folder set
+	// here must exist.
 	Dir string `toml:"dir" json:"dir"`
 	// Digits of the NNNN prefix; wrangler writes 4.
 	Digits   int               `toml:"digits" json:"digits"`
@@ -91,6 +106,19 @@ type Deploy struct {
 	D1     []D1     `toml:"d1" json:"d1"`
 	// FetchTimeout bounds `git fetch` and notes sharing.
 	FetchTimeout Duration `toml:"fetch_timeout" json:"fetch_timeout"`
+	// Isolation is "pristine" (default: build and deploy from a temporary
+	// checkout of the exact commit) or "checkout" (from the working
+	// directory, refusing ignored files wrangler would read).
+	Isolation string `toml:"isolation" json:"isolation"`
+	// Build runs through /bin/sh -c in the pristine checkout, after the
+	// dependencies are installed and before wrangler ("" = none).
+	Build string `toml:"build" json:"build"`
+	// TeamLock is "best-effort" (default), "required" or "off": the lease
+	// ref on the remote that lets one deploy per worker run team-wide.
+	TeamLock string `toml:"team_lock" json:"team_lock"`
+	// TeamLockTTL is how long a lease holds before another clone may
+	// break it (guard deploy --break-lock).
+	TeamLockTTL Duration `toml:"team_lock_ttl" json:"team_lock_ttl"`
 	// Evidence, when set ("r2://BUCKET/PREFIX" or a folder), is where each
 	// deploy publishes the deployments document of its day after
 	// verification (the policy's post-deploy evidence check).
@@ -125,6 +153,16 @@ func (d *Days) UnmarshalText(b []byte) error {
 func (d Days) MarshalText() ([]byte, error) {
 	return []byte(strconv.Itoa(int(d.Duration/(24*time.Hour))) + "d"), nil
 }
+
+// Isolation modes and team-lock modes of [deploy].
+const (
+	IsolationPristine = "pristine"
+	IsolationCheckout = "checkout"
+
+	TeamLockBestEffort = "best-effort"
+	TeamLockRequired   = "required"
+	TeamLockOff        = "off"
+)
 
 // Health is one HTTP health check run after a deploy.
 type Health struct {
@@ -191,13 +229,17 @@ func Defaults() *Config {
 			EmergencySkipsCommands: &t,
 			OverdueRecords:         "refuse",
 		},
-		Migrations: Migrations{Dir: "migrations", Digits: 4},
+		Migrations: Migrations{Digits: 4},
 		Deploy: Deploy{
 			Verify:       []string{},
 			FetchTimeout: Duration{30 * time.Second},
+			Isolation:    IsolationPristine,
+			TeamLock:     TeamLockBestEffort,
+			TeamLockTTL:  Duration{30 * time.Minute},
 		},
 		Rollback: Rollback{RecordsDir: "docs/changes/emergency"},
 		Evidence: Evidence{Retention: Days{400 * 24 * time.Hour}},
+		Workers:  []Worker{},
 		PR: PR{
 			MotivationHeadings: []string{"Motivation", "Why"},
 			ChecklistFiles:     []string{".github/pull_request_template.md", "docs/self-review-checklist.md"},
@@ -298,6 +340,7 @@ func durationTypes(name string, data []byte) *Error {
 		} `toml:"evidence"`
 		Deploy struct {
 			FetchTimeout string `toml:"fetch_timeout"`
+			TeamLockTTL  string `toml:"team_lock_ttl"`
 			Health       []struct {
 				Timeout  string `toml:"timeout"`
 				Interval string `toml:"interval"`
@@ -366,6 +409,9 @@ func merge(c, f *Config, raw map[string]any) {
 	}
 	set(&c.PrePush.OverdueRecords, f.PrePush.OverdueRecords, "pre_push", "overdue_records")
 	set(&c.Migrations.Dir, f.Migrations.Dir, "migrations", "dir")
+	if has(raw, "workers") {
+		c.Workers = f.Workers
+	}
 	if has(raw, "migrations", "digits") {
 		c.Migrations.Digits = f.Migrations.Digits
 	}
@@ -377,6 +423,12 @@ func merge(c, f *Config, raw map[string]any) {
 	setList(&c.Deploy.Verify, f.Deploy.Verify, "deploy", "verify")
 	if has(raw, "deploy", "fetch_timeout") {
 		c.Deploy.FetchTimeout = f.Deploy.FetchTimeout
+	}
+	set(&c.Deploy.Isolation, f.Deploy.Isolation, "deploy", "isolation")
+	set(&c.Deploy.Build, f.Deploy.Build, "deploy", "build")
+	set(&c.Deploy.TeamLock, f.Deploy.TeamLock, "deploy", "team_lock")
+	if has(raw, "deploy", "team_lock_ttl") {
+		c.Deploy.TeamLockTTL = f.Deploy.TeamLockTTL
 	}
 	c.Deploy.Health = f.Deploy.Health
 	c.Deploy.D1 = f.Deploy.D1
@@ -433,6 +485,19 @@ func (c *Config) validate(name string, data []byte) error {
 			return bad("migrations.severity."+k, err.Error())
 		}
 	}
+	switch c.Deploy.Isolation {
+	case IsolationPristine, IsolationCheckout:
+	default:
+		return bad("deploy.isolation", fmt.Sprintf("must be %q or %q, not %q", IsolationPristine, IsolationCheckout, c.Deploy.Isolation))
+	}
+	switch c.Deploy.TeamLock {
+	case TeamLockBestEffort, TeamLockRequired, TeamLockOff:
+	default:
+		return bad("deploy.team_lock", fmt.Sprintf("must be %q, %q or %q, not %q", TeamLockBestEffort, TeamLockRequired, TeamLockOff, c.Deploy.TeamLock))
+	}
+	if c.Deploy.TeamLockTTL.Duration < time.Minute {
+		return bad("deploy.team_lock_ttl", fmt.Sprintf("must be at least 1m (a lease shorter than a deploy could be broken while it runs), not %s", c.Deploy.TeamLockTTL.Duration))
+	}
 	for i, h := range c.Deploy.Health {
 		if h.URL == "" {
 			return bad("deploy.health", fmt.Sprintf("entry %d: url is required", i+1))
@@ -452,6 +517,21 @@ func (c *Config) validate(name string, data []byte) error {
 		if h.Interval.Duration == 0 {
 			c.Deploy.Health[i].Interval = Duration{time.Second}
 		}
+	}
+	for i, w := range c.Workers {
+		p := filepath.ToSlash(strings.TrimSpace(w.Config))
+		if p == "" || !filepath.IsLocal(filepath.FromSlash(p)) {
+			return bad("workers", fmt.Sprintf("entry %d: config must be a path inside the repository, not %q", i+1, w.Config))
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".toml", ".json", ".jsonc":
+		default:
+			return bad("workers", fmt.Sprintf("entry %d: config %q is not a .toml, .json or .jsonc file", i+1, w.Config))
+		}
+		c.Workers[i].Config = filepath.ToSlash(filepath.Clean(p))
+	}
+	if c.Migrations.Dir != "" && !filepath.IsLocal(filepath.FromSlash(c.Migrations.Dir)) {
+		return bad("migrations.dir", fmt.Sprintf("must be a folder inside the repository, not %q", c.Migrations.Dir))
 	}
 	for i, d := range c.Deploy.D1 {
 		if strings.TrimSpace(d.Binding) == "" {
