@@ -739,17 +739,11 @@ func (d *deployer) fetch(ctx context.Context) error {
 	}
 	notes := make(chan error, 1)
 	go func() { notes <- ledger.FetchNotes(ctx, d.repo, cfg.Remote, timeout) }()
-	fctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	_, err := d.repo.Git(fctx, "fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--no-recurse-submodules", "--end-of-options",
-		cfg.Remote, "+refs/heads/"+cfg.Branch+":refs/remotes/"+cfg.Remote+"/"+cfg.Branch)
+	err := d.repo.FetchBranch(ctx, cfg.Remote, cfg.Branch, timeout)
 	nerr := <-notes
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
-		}
-		if fctx.Err() != nil {
-			err = fmt.Errorf("gave up after %s: %w", timeout, err)
 		}
 		return fail.External(fmt.Errorf("fetching %s/%s: %w", cfg.Remote, cfg.Branch, err),
 			fmt.Sprintf("--no-fetch deploys against the last fetched %s/%s", cfg.Remote, cfg.Branch))

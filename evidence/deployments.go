@@ -213,7 +213,7 @@ func judgeDeployment(ctx context.Context, repo *gitx.Repo, d *Deployment, e hist
 	if d.Commit != "" {
 		on, known, err := false, true, error(nil)
 		if ref != "" { // else the branch had no commit yet, so not this one
-			on, known, err = isAncestor(ctx, repo, d.Commit, ref)
+			on, known, err = repo.IsAncestor(ctx, d.Commit, ref)
 		}
 		if err != nil {
 			return nil, err

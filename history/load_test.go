@@ -232,7 +232,7 @@ func TestCheckAgainstNotes(t *testing.T) {
 	if _, _, err := Load(ctx, f.source(), worker); err != nil { // reconciles and notes record 4
 		t.Fatal(err)
 	}
-	if probs, err := CheckAgainstNotes(ctx, f.repo, f.ledger); err != nil || len(probs) != 0 {
+	if probs, _, err := CheckAgainstNotes(ctx, f.repo, f.ledger); err != nil || len(probs) != 0 {
 		t.Fatalf("untouched ledger: %v %v", probs, err)
 	}
 	// Edit the last line: the chain cannot see it, the notes can.
@@ -250,7 +250,7 @@ func TestCheckAgainstNotes(t *testing.T) {
 	if probs, _ := f.ledger.Verify(); len(probs) != 0 {
 		t.Fatalf("the chain caught a last-line edit after all: %v", probs)
 	}
-	probs, err := CheckAgainstNotes(ctx, f.repo, f.ledger)
+	probs, _, err := CheckAgainstNotes(ctx, f.repo, f.ledger)
 	if err != nil || len(probs) != 1 || probs[0].Line != 4 || !strings.Contains(probs[0].Message, "verified") {
 		t.Fatalf("got %v %v", probs, err)
 	}

@@ -95,6 +95,9 @@ type Record struct {
 	// later (guard history) from what the Cloudflare API showed, after the
 	// process that wrote the pending record died before its outcome.
 	Reconciled bool `json:"reconciled,omitempty"`
+	// Ledger is the ID of the ledger that wrote the record (IDKey): which
+	// clone's ledger a shared copy belongs to.
+	Ledger string `json:"ledger,omitempty"`
 	// Prev is the hex SHA-256 of the previous line's bytes (without its
 	// newline); "" for the first line.
 	Prev string `json:"prev"`
@@ -250,6 +253,11 @@ func (l *Ledger) Append(rec Record) (Record, error) {
 	if t.lastSeq == math.MaxInt {
 		return Record{}, fmt.Errorf("ledger %s: seq overflow", l.path)
 	}
+	id, err := l.ensureID(t.lastID)
+	if err != nil {
+		return Record{}, err
+	}
+	rec.Ledger = id
 	rec.Seq = t.lastSeq + 1
 	if rec.Ref >= rec.Seq {
 		return Record{}, fmt.Errorf("ledger record: ref %d does not name an earlier record (next seq is %d)", rec.Ref, rec.Seq)
@@ -304,6 +312,7 @@ type tail struct {
 	lastLine   []byte // the file's last line, without newline
 	terminated bool   // the file ends with a newline
 	lastSeq    int    // Seq of the last valid record, 0 when none
+	lastID     string // Ledger of the last valid record
 }
 
 const tailChunk = 8 << 10
@@ -339,7 +348,7 @@ func readTail(f *os.File) (tail, error) {
 		if i := bytes.LastIndexByte(body, '\n'); i >= 0 || off == 0 {
 			t := tail{hasLine: true, lastLine: body[i+1:], terminated: buf[len(buf)-1] == '\n'}
 			if rec, kind, _ := parseLine(t.lastLine); kind == "" {
-				t.lastSeq = rec.Seq
+				t.lastSeq, t.lastID = rec.Seq, rec.Ledger
 				return t, nil
 			}
 			// The last line is damaged: find the last valid record the
@@ -351,7 +360,7 @@ func readTail(f *os.File) (tail, error) {
 			lines := splitLines(all)
 			for j := len(lines) - 1; j >= 0; j-- {
 				if rec, kind, _ := parseLine(lines[j]); kind == "" {
-					t.lastSeq = rec.Seq
+					t.lastSeq, t.lastID = rec.Seq, rec.Ledger
 					break
 				}
 			}

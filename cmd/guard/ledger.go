@@ -17,7 +17,8 @@ type LedgerCmd struct {
 
 // LedgerVerifyCmd checks the ledger.
 type LedgerVerifyCmd struct {
-	JSON bool `name:"json" help:"Print the problems as a JSON array on stdout."`
+	JSON    bool `name:"json" help:"Print the problems as a JSON array on stdout."`
+	NoFetch bool `help:"Compare with the deploy records (git notes) as last fetched, without fetching them first."`
 }
 
 type ledgerProblem struct {
@@ -30,16 +31,26 @@ type ledgerProblem struct {
 // Run verifies the chain: every problem is named by its line; exit 1 when
 // there is any.
 func (c *LedgerVerifyCmd) Run(env *Env) error {
-	repo, err := env.Repo()
+	repo, cfg, err := env.Workspace()
 	if err != nil {
 		return err
+	}
+	if _, hasRemote, _ := repo.ConfigValue(env.Ctx, "remote."+cfg.Remote+".url"); !c.NoFetch && hasRemote {
+		// The remote keeps the records this clone shared even when the
+		// local notes ref went with the ledger.
+		if err := ledger.FetchNotes(env.Ctx, repo, cfg.Remote, cfg.Deploy.FetchTimeout.Duration); err != nil {
+			if env.Ctx.Err() != nil {
+				return env.Ctx.Err()
+			}
+			fmt.Fprintf(env.Stderr, "guard: warning: the shared deploy records were not fetched from %s; comparing with the local copy of %s: %v\n", cfg.Remote, ledger.NotesRef, err)
+		}
 	}
 	l := ledger.Open(ledger.DefaultPath(repo))
 	probs, err := l.Verify()
 	if err != nil {
 		return fail.External(err)
 	}
-	noteProbs, err := history.CheckAgainstNotes(env.Ctx, repo, l)
+	noteProbs, shared, err := history.CheckAgainstNotes(env.Ctx, repo, l)
 	if err != nil {
 		return fail.External(err)
 	}
@@ -61,6 +72,10 @@ func (c *LedgerVerifyCmd) Run(env *Env) error {
 		}
 	} else {
 		for _, p := range probs {
+			if p.Line == 0 {
+				fmt.Fprintf(env.Stderr, "guard: %s: %s: %s\n", l.Path(), p.Kind, p.Message)
+				continue
+			}
 			fmt.Fprintf(env.Stderr, "guard: %s:%d: %s: %s\n", l.Path(), p.Line, p.Kind, p.Message)
 		}
 	}
@@ -68,6 +83,6 @@ func (c *LedgerVerifyCmd) Run(env *Env) error {
 		return fail.Refused(fmt.Errorf("ledger %s: %d problem(s)", l.Path(), len(probs)),
 			"the ledger is append-only: keep the damaged file as evidence; the team's copy of each final record is in "+ledger.NotesRef)
 	}
-	fmt.Fprintf(env.Stderr, "guard: ledger %s: %d record(s), chain intact\n", l.Path(), len(recs))
+	fmt.Fprintf(env.Stderr, "guard: ledger %s: %d record(s), chain intact; %d record(s) this clone shared in %s, all present and equal\n", l.Path(), len(recs), shared, ledger.NotesRef)
 	return nil
 }
