@@ -63,9 +63,6 @@ type RollbackRequest struct {
 	// FromVersion and FromCommit are what was just deployed (bad).
 	FromVersion string
 	FromCommit  string
-	// ToVersion is the newest version verified good before it, "" when
-	// guard's records know none (the hook then chooses).
-	ToVersion string
 	// Reason is a one-line reason for the rollback record.
 	Reason string
 }
@@ -669,14 +666,10 @@ const clockSkew = time.Minute
 // bad handles a deploy verified bad: the rollback command, and the hook.
 func (d *deployer) bad(ctx context.Context) error {
 	t := d.t
-	to := ""
-	recs, err := history.Records(ctx, d.repo, d.ledger, t.Worker, t.Account)
-	if err == nil {
-		if e, ok := history.PreviousGood(history.FromRecords(recs), d.res.VersionID); ok {
-			to = e.VersionID
-		}
-	}
-	d.res.RollbackCommand = RollbackCommand(to, t.Env, d.relConfig())
+	// No target from the records here: they are claims (a pushed note can
+	// say anything); guard rollback chooses among what Cloudflare and the
+	// remote branch confirm.
+	d.res.RollbackCommand = RollbackCommand("", t.Env, d.relConfig())
 	for _, c := range d.res.Verification.Checks {
 		if !c.OK {
 			d.voice.Say("verify failed: %s: %s", c.Name, c.Detail)
@@ -688,9 +681,9 @@ func (d *deployer) bad(ctx context.Context) error {
 		return fail.Refused(summary, "roll back with: "+d.res.RollbackCommand)
 	}
 	d.voice.Say("rolling back (--rollback-on-fail)")
-	err = d.o.Rollback(ctx, RollbackRequest{
+	err := d.o.Rollback(ctx, RollbackRequest{
 		Worker: t.Worker, Env: t.Env, WranglerConfig: t.ConfigPath, Account: t.Account,
-		FromVersion: d.res.VersionID, FromCommit: d.res.Commit, ToVersion: to,
+		FromVersion: d.res.VersionID, FromCommit: d.res.Commit,
 		Reason: fmt.Sprintf("guard deploy --rollback-on-fail: version %s verified bad", d.res.VersionID),
 	})
 	if err != nil {

@@ -116,7 +116,7 @@ func Deployments(ctx context.Context, o DeploymentOptions) (*Document, error) {
 
 	src := history.Source{
 		Repo: repo, API: o.API, Ledger: o.Ledger, Account: o.Account,
-		FetchTimeout: o.FetchTimeout, ReadOnly: true,
+		FetchTimeout: o.FetchTimeout, ReadOnly: true, Branch: cfg.RemoteBranchRef(),
 	}
 	if o.Fetch {
 		src.Remote = cfg.Remote

@@ -81,6 +81,14 @@ type Entry struct {
 	FromVersion string                    `json:"from_version,omitempty"`
 	Reason      string                    `json:"reason,omitempty"`
 	Error       string                    `json:"error,omitempty"`
+	// Trusted says the Cloudflare API and the remote branch confirm the
+	// entry (see the trust rules in trust.go); only then does a "good"
+	// verification count. Distrust says why not.
+	Trusted  bool   `json:"trusted"`
+	Distrust string `json:"distrust,omitempty"`
+	// Conflict says how the records about this deployment disagree, with
+	// each other or with the Cloudflare API.
+	Conflict string `json:"conflict,omitempty"`
 	// Record is the guard record behind the entry (nil for outside
 	// deployments): D1 bookmarks, untracked files, emergency record file.
 	Record *ledger.Record `json:"-"`
@@ -106,6 +114,10 @@ type Source struct {
 	LockDir string
 	// ReadOnly turns off reconciliation: nothing is written.
 	ReadOnly bool
+	// Branch is the remote-tracking ref production is built from
+	// (config.RemoteBranchRef); a verification mark is trusted only for a
+	// commit reachable from it. "" trusts none.
+	Branch string
 }
 
 // DefaultFetchTimeout bounds the notes fetch and push when
@@ -187,6 +199,7 @@ func Load(ctx context.Context, src Source, worker string) ([]Entry, []string, er
 	}
 
 	entries := join(ctx, ops, deps, versions)
+	warnings = append(warnings, confirm(ctx, src, entries, ops, deps, versions)...)
 	warnings = append(warnings, versions.warnings...)
 	if apiErr != nil {
 		return entries, warnings, &PartialError{Err: apiErr}
@@ -345,6 +358,11 @@ func join(ctx context.Context, ops []*op, deps []cfapi.Deployment, versions *ver
 			o.used = true
 			e = fromRecord(o.rec)
 			e.DeploymentID = d.ID
+			if mv != "" && e.VersionID != mv {
+				// The API is the truth about what a deployment served.
+				e.Conflict = fmt.Sprintf("a record says deployment %s served version %s, the Cloudflare API says %s", d.ID, orNone(e.VersionID), mv)
+				e.VersionID = mv
+			}
 		} else {
 			e = Entry{
 				Kind:       ledger.KindDeploy,
@@ -410,32 +428,3 @@ func fromRecord(r ledger.Record) Entry {
 	return e
 }
 
-// PreviousGood returns the newest entry that succeeded, was verified good
-// and serves a version other than except, skipping versions that any entry
-// marks bad: the version `guard rollback --to` should name after a bad
-// deploy. ok is false when there is none.
-func PreviousGood(entries []Entry, except string) (Entry, bool) {
-	bad := map[string]bool{}
-	for _, e := range entries {
-		if e.Verified == ledger.VerifiedBad && e.VersionID != "" {
-			bad[e.VersionID] = true
-		}
-	}
-	for _, e := range entries {
-		if e.Status == ledger.StatusSucceeded && e.Verified == ledger.VerifiedGood &&
-			e.VersionID != "" && e.VersionID != except && !bad[e.VersionID] && len(e.Versions) == 0 {
-			return e, true
-		}
-	}
-	return Entry{}, false
-}
-
-// FromRecords turns records (as Records returns them) into entries, newest
-// first, without the API: every entry has Listed false.
-func FromRecords(recs []ledger.Record) []Entry {
-	out := make([]Entry, 0, len(recs))
-	for i := len(recs) - 1; i >= 0; i-- {
-		out = append(out, fromRecord(recs[i]))
-	}
-	return out
-}

@@ -70,8 +70,8 @@ func newFixture(t *testing.T) *fixture {
 			Name: worker, Tag: "tag", CreatedOn: stamp(t0), ModifiedOn: stamp(t0),
 			Versions: []*cfemu.Version{version("v1", 1, t0.Add(time.Second), f.c1), version("v2", 2, t0.Add(time.Hour+time.Second), f.c2)},
 			Deployments: []*cfemu.Deployment{
-				deployment("d1", "v1", t0.Add(2*time.Second), "deployment", "one [guard]"),
-				deployment("d2", "v2", t0.Add(time.Hour+2*time.Second), "deployment", "two [guard]"),
+				deployment("d1", "v1", t0.Add(2*time.Second), "deployment", "one [guard "+gitx.ShortHash(f.c1)+" normal]"),
+				deployment("d2", "v2", t0.Add(time.Hour+2*time.Second), "deployment", "two [guard "+gitx.ShortHash(f.c2)+" normal]"),
 				deployment("d3", "v1", t0.Add(2*time.Hour), "rollback", "by hand"),
 			},
 			Settings: map[string]any{},
@@ -110,7 +110,8 @@ func newFixture(t *testing.T) *fixture {
 }
 
 func (f *fixture) source() Source {
-	return Source{Repo: f.repo, API: f.api, Ledger: f.ledger, Remote: "origin", FetchTimeout: 10 * time.Second, Account: cfemu.DefaultAccountID}
+	return Source{Repo: f.repo, API: f.api, Ledger: f.ledger, Remote: "origin", FetchTimeout: 10 * time.Second, Account: cfemu.DefaultAccountID,
+		Branch: "refs/remotes/origin/main"}
 }
 
 func summary(es []Entry) string {
@@ -205,7 +206,8 @@ func TestLoadAPIDown(t *testing.T) {
 	if !errors.As(err, &partial) {
 		t.Fatalf("err = %v, want a PartialError", err)
 	}
-	if got := summary(entries); got != " deploy pending unverified guard\nd1 deploy succeeded good guard" {
+	// Without the API nothing is confirmed: the good mark does not stand.
+	if got := summary(entries); got != " deploy pending unverified guard\nd1 deploy succeeded unverified guard" {
 		t.Errorf("records-only entries:\n%s", got)
 	}
 	if recs, _ := f.ledger.Records(); len(recs) != 3 {

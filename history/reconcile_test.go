@@ -146,13 +146,6 @@ func TestJoin(t *testing.T) {
 		t.Errorf("outside entry: %+v", entries[1])
 	}
 
-	// The version to roll back to after v2 went bad: v1, verified good.
-	if g, ok := PreviousGood(entries, "v2"); !ok || g.VersionID != "v1" {
-		t.Errorf("PreviousGood = %+v %v", g, ok)
-	}
-	if _, ok := PreviousGood(entries, "v1"); ok {
-		t.Error("PreviousGood found a version other than v1")
-	}
 }
 
 func TestIsCommitHash(t *testing.T) {

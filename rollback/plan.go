@@ -259,12 +259,22 @@ func loadHistory(ctx context.Context, o Options, api *cfapi.Client, t *deploy.Ta
 		if timeout <= 0 {
 			timeout = ledger.DefaultNotesTimeout
 		}
+		// The branch too: a verified-good version counts only when its
+		// commit is on the remote branch, as fetched now.
+		branch := make(chan error, 1)
+		go func() { branch <- o.Repo.FetchBranch(ctx, o.Config.Remote, o.Config.Branch, timeout) }()
 		if err := ledger.FetchNotes(ctx, o.Repo, o.Config.Remote, timeout); err != nil {
 			if ctx.Err() != nil {
 				return nil, nil, ctx.Err()
 			}
 			warnings = append(warnings, fmt.Sprintf("the team's deploy records (%s) were not fetched from %s, going on with the API and this clone's records only: %v",
 				ledger.NotesRef, o.Config.Remote, err))
+		}
+		if err := <-branch; err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, ctx.Err()
+			}
+			warnings = append(warnings, fmt.Sprintf("%s/%s was not fetched, judging commits against it as last fetched: %v", o.Config.Remote, o.Config.Branch, err))
 		}
 	}
 	entries, hw, err := history.Load(ctx, history.Source{
@@ -273,6 +283,7 @@ func loadHistory(ctx context.Context, o Options, api *cfapi.Client, t *deploy.Ta
 		Ledger:   ledger.Open(ledger.DefaultPath(o.Repo)),
 		Account:  t.Account,
 		ReadOnly: true,
+		Branch:   o.Config.RemoteBranchRef(),
 	}, t.Worker)
 	return entries, append(warnings, hw...), err
 }

@@ -308,7 +308,7 @@ func DeployHook(o Options) deploy.RollbackFunc {
 	return func(ctx context.Context, req deploy.RollbackRequest) error {
 		o := o
 		o.Env, o.WranglerConfig, o.AccountID = req.Env, req.WranglerConfig, req.Account
-		o.To, o.Reason, o.ExpectFrom, o.FetchNotes = req.ToVersion, req.Reason, req.FromVersion, false
+		o.Reason, o.ExpectFrom, o.FetchNotes = req.Reason, req.FromVersion, false
 		p, err := Prepare(ctx, o)
 		if err != nil {
 			return err

@@ -27,7 +27,8 @@ const (
 	// was verified good, skipping versions known bad.
 	RuleVerifiedGood Rule = "verified-good"
 	// RulePrevious: no version carries a verification mark at all, so the
-	// previous distinct version that served 100% of traffic.
+	// previous distinct version that served 100% of traffic through guard
+	// from a commit on the remote branch.
 	RulePrevious Rule = "previous"
 )
 
@@ -63,6 +64,9 @@ type Choice struct {
 	// Marks are the verification marks by version: good or bad (bad wins
 	// over good when entries disagree).
 	Marks map[string]string
+	// Trusted are the versions the Cloudflare API and the remote branch
+	// confirm (history's trust rules): only these are chosen by rule.
+	Trusted map[string]bool
 	Rule  Rule
 	// Explanation says, in sentences, how the target was chosen;
 	// Warnings are what the operator should weigh before confirming.
@@ -71,8 +75,9 @@ type Choice struct {
 }
 
 // Marks returns the verification mark of every version the entries judge:
-// bad when any entry marks it bad, else good when any marks it good.
-// Unverified versions are absent.
+// bad when any entry marks it bad, else good when a trusted entry marks it
+// good (history.Load has already turned an untrusted good into
+// unverified). Unverified versions are absent.
 func Marks(entries []history.Entry) map[string]string {
 	m := map[string]string{}
 	for _, e := range entries {
@@ -83,12 +88,23 @@ func Marks(entries []history.Entry) map[string]string {
 		case ledger.VerifiedBad:
 			m[e.VersionID] = ledger.VerifiedBad
 		case ledger.VerifiedGood:
-			if m[e.VersionID] != ledger.VerifiedBad {
+			if m[e.VersionID] != ledger.VerifiedBad && e.Trusted {
 				m[e.VersionID] = ledger.VerifiedGood
 			}
 		}
 	}
 	return m
+}
+
+// TrustedVersions are the versions some trusted entry served at 100%.
+func TrustedVersions(entries []history.Entry) map[string]bool {
+	t := map[string]bool{}
+	for _, e := range entries {
+		if e.Trusted && e.VersionID != "" && len(e.Versions) == 0 {
+			t[e.VersionID] = true
+		}
+	}
+	return t
 }
 
 // Choose picks the version to roll back to. It is pure: the history and
@@ -97,7 +113,7 @@ func Marks(entries []history.Entry) map[string]string {
 // message names the 100-version limit when that is the reason — and a
 // usage error (exit 2) when --to names no version of the worker.
 func Choose(in Input) (*Choice, error) {
-	c := &Choice{Marks: Marks(in.Entries)}
+	c := &Choice{Marks: Marks(in.Entries), Trusted: TrustedVersions(in.Entries)}
 	cur := -1
 	for i, e := range in.Entries {
 		if e.Current {
@@ -177,8 +193,20 @@ func (c *Choice) explicit(in Input, pos map[string]int, servingFull bool) error 
 	}
 	if c.TargetEntry == nil {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("no deployment of version %s is known: it has never served traffic as far as the API and guard's records tell", v.ID))
+	} else if !c.Trusted[v.ID] {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("version %s is not confirmed as served through guard from the remote branch: %s", v.ID, distrustOf(in.Entries, v.ID)))
 	}
 	return nil
+}
+
+// distrustOf says why no entry of version id is trusted.
+func distrustOf(entries []history.Entry, id string) string {
+	for _, e := range entries {
+		if e.VersionID == id && e.Distrust != "" {
+			return e.Distrust
+		}
+	}
+	return "no deployment of it is known"
 }
 
 // resolve finds a version by full ID or unique prefix.
@@ -251,7 +279,7 @@ func (c *Choice) verifiedGood(in Input, pos map[string]int, cur int) error {
 		msg += "; skipped: " + strings.Join(limit(skipped, 5), "; ")
 	}
 	hint := "name the version with --to VERSION_ID after checking it (guard history lists them)"
-	probe := &Choice{Serving: c.Serving, Marks: map[string]string{}}
+	probe := &Choice{Serving: c.Serving, Marks: map[string]string{}, Trusted: c.Trusted}
 	if probe.previous(in, pos, cur) == nil && c.Marks[probe.Target.ID] != ledger.VerifiedBad {
 		hint = fmt.Sprintf("the previous version that served 100%% is %s (never verified): after checking it, guard rollback --to %s", probe.Target.ID, probe.Target.ID)
 	}
@@ -259,9 +287,14 @@ func (c *Choice) verifiedGood(in Input, pos map[string]int, cur int) error {
 }
 
 func (c *Choice) previous(in Input, pos map[string]int, cur int) error {
+	var skipped []string
 	for k := cur + 1; k < len(in.Entries); k++ {
 		e := in.Entries[k]
 		if e.Status != ledger.StatusSucceeded || e.VersionID == "" || e.VersionID == c.Serving.VersionID || len(e.Versions) > 0 {
+			continue
+		}
+		if !c.Trusted[e.VersionID] {
+			skipped = append(skipped, fmt.Sprintf("%s (%s)", e.VersionID, distrustOf(in.Entries, e.VersionID)))
 			continue
 		}
 		i, ok := pos[e.VersionID]
@@ -279,8 +312,11 @@ func (c *Choice) previous(in Input, pos map[string]int, cur int) error {
 		c.Warnings = append(c.Warnings, fmt.Sprintf("version %s was never verified", e.VersionID))
 		return nil
 	}
-	return fail.Refused(fmt.Errorf("no earlier version than the serving %s served 100%% of the traffic", c.Serving.VersionID),
-		"name the version with --to VERSION_ID (guard history lists the deployments)")
+	msg := fmt.Sprintf("no earlier version than the serving %s served 100%% of the traffic through guard from a commit on the remote branch", c.Serving.VersionID)
+	if len(skipped) > 0 {
+		msg += "; not confirmed: " + strings.Join(limit(skipped, 5), "; ")
+	}
+	return fail.Refused(errors.New(msg), "name the version with --to VERSION_ID after checking it (guard history lists the deployments)")
 }
 
 func limit(s []string, n int) []string {

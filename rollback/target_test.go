@@ -25,7 +25,8 @@ func versions(n int) []cfapi.Version {
 	return out
 }
 
-// dep is a deployment entry of version n at minute m with a mark.
+// dep is a deployment entry of version n at minute m with a mark, trusted
+// (the API and the remote branch confirm it).
 func dep(n, m int, verified string) history.Entry {
 	if verified == "" {
 		verified = ledger.VerifiedUnverified
@@ -33,8 +34,15 @@ func dep(n, m int, verified string) history.Entry {
 	return history.Entry{
 		Time: t0.Add(time.Duration(m) * time.Minute), Kind: ledger.KindDeploy, Status: ledger.StatusSucceeded,
 		VersionID: vid(n), DeploymentID: fmt.Sprintf("dep-%d-%d", n, m), Verified: verified, Source: history.SourceGuard,
-		Listed: true, Operator: "ada@example.com",
+		Listed: true, Operator: "ada@example.com", Trusted: true,
 	}
+}
+
+// untrusted is dep whose records the API or the branch do not confirm.
+func untrusted(n, m int, verified, why string) history.Entry {
+	e := dep(n, m, verified)
+	e.Trusted, e.Distrust = false, why
+	return e
 }
 
 // hist marks the first entry current (the entries are newest first).
@@ -260,5 +268,40 @@ func TestAge(t *testing.T) {
 	}
 	if Age(now, time.Time{}) != "unknown" {
 		t.Error("zero time")
+	}
+}
+
+// A good mark on an entry the API and the branch do not confirm is not a
+// mark: the forged note of issue 10 names a version that was only
+// uploaded; an untrusted version is not the "previous" one either.
+func TestChooseIgnoresUntrustedMarks(t *testing.T) {
+	c := mustChoose(t, Input{Versions: versions(4), Entries: hist(
+		dep(4, 40, ledger.VerifiedBad),
+		untrusted(3, 50, ledger.VerifiedGood, "records disagree"),
+		dep(2, 20, ledger.VerifiedGood),
+		dep(1, 10, ledger.VerifiedGood),
+	)})
+	if c.Target.ID != vid(2) || c.Rule != RuleVerifiedGood {
+		t.Errorf("target %s rule %s, want %s verified-good", c.Target.ID, c.Rule, vid(2))
+	}
+	c = mustChoose(t, Input{Versions: versions(3), Entries: hist(
+		dep(3, 30, ""),
+		untrusted(2, 20, "", "commit 0002 is not on origin/main"),
+		dep(1, 10, ""),
+	)})
+	if c.Target.ID != vid(1) || c.Rule != RulePrevious {
+		t.Errorf("target %s rule %s, want %s previous", c.Target.ID, c.Rule, vid(1))
+	}
+	mustRefuse(t, Input{Versions: versions(2), Entries: hist(
+		dep(2, 20, ""),
+		untrusted(1, 10, "", "deployment dep-1-10 does not carry guard's annotation"),
+	)}, fail.KindRefused, "not confirmed: "+vid(1)+" (deployment dep-1-10 does not carry guard's annotation)")
+	// Asked for by name it is allowed, with the reason as a warning.
+	c = mustChoose(t, Input{To: vid(1), Versions: versions(2), Entries: hist(
+		dep(2, 20, ""),
+		untrusted(1, 10, "", "commit 0001 is not on origin/main"),
+	)})
+	if !strings.Contains(strings.Join(c.Warnings, "\n"), "is not confirmed as served through guard from the remote branch: commit 0001 is not on origin/main") {
+		t.Errorf("warnings %q", c.Warnings)
 	}
 }

@@ -39,6 +39,7 @@ func (c *HistoryCmd) Run(env *Env) error {
 		Ledger:       ledger.Open(ledger.DefaultPath(repo)),
 		FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
 		Account:      t.Account,
+		Branch:       cfg.RemoteBranchRef(),
 	}
 	if !c.NoFetch {
 		src.Remote = cfg.Remote

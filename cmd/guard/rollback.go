@@ -28,8 +28,9 @@ type RollbackCmd struct {
 }
 
 // deployRollback is the hook behind `guard deploy --rollback-on-fail`: it
-// rolls the worker back to req.ToVersion without taking the deploy lock,
-// which the failing deploy still holds, and speaks through env.
+// rolls the worker back to the version guard rollback would choose, without
+// taking the deploy lock, which the failing deploy still holds, and speaks
+// through env.
 func deployRollback(env *Env, repo *gitx.Repo, cfg *config.Config) (deploy.RollbackFunc, error) {
 	now, err := guardClock()
 	if err != nil {
