@@ -296,6 +296,7 @@ type deployer struct {
 	cfg    *config.Config
 	t      *Target
 	ledger *ledger.Ledger
+	sign   ledger.Signer // nil: shared records are not signed
 	res    *Result
 	stderr io.Writer
 	start  time.Time
@@ -421,6 +422,9 @@ func (d *deployer) run(ctx context.Context) error {
 
 	// What is being shipped: the categories since the last deploy.
 	d.ledger = ledger.Open(ledger.DefaultPath(repo))
+	if d.sign, err = ledger.SignerFor(ctx, repo, d.cfg.Ledger.Signing); err != nil {
+		return err
+	}
 	recs, err := history.Records(ctx, repo, d.ledger, t.Worker, t.Account)
 	if err != nil {
 		return fail.External(err)
@@ -490,7 +494,7 @@ func (d *deployer) run(ctx context.Context) error {
 			return rec, err
 		}
 		d.res.Final = written
-		if err := ledger.Share(ctx, d.repo, d.cfg.Remote, d.cfg.Deploy.FetchTimeout.Duration, written); err != nil {
+		if err := ledger.Share(ctx, d.repo, d.cfg.Remote, d.cfg.Deploy.FetchTimeout.Duration, written, d.sign); err != nil {
 			d.voice.Warn("%v", err)
 		}
 		return written, nil

@@ -114,8 +114,12 @@ func Deployments(ctx context.Context, o DeploymentOptions) (*Document, error) {
 		return nil, err
 	}
 
+	verifier, err := ledger.VerifierFor(ctx, repo, cfg.Ledger.Signing, cfg.RemoteBranchRef(), cfg.Ledger.AllowedSigners)
+	if err != nil {
+		return nil, err
+	}
 	src := history.Source{
-		Repo: repo, API: o.API, Ledger: o.Ledger, Account: o.Account,
+		Repo: repo, API: o.API, Ledger: o.Ledger, Account: o.Account, Verifier: verifier,
 		FetchTimeout: o.FetchTimeout, ReadOnly: true, Branch: cfg.RemoteBranchRef(),
 	}
 	if o.Fetch {
@@ -209,6 +213,12 @@ func judgeDeployment(ctx context.Context, repo *gitx.Repo, d *Deployment, e hist
 	what := d.Kind
 	if d.DeploymentID != "" {
 		what += " " + d.DeploymentID
+	}
+	if e.Conflict != "" {
+		// history's trust rules: records that disagree make it not good.
+		fs = append(fs, report.Finding{Rule: RuleRecordsDisagree, Severity: report.SeverityError, Commit: gitx.ShortHash(d.Commit),
+			Message: fmt.Sprintf("the records of %s disagree, so it is not counted as verified: %s", what, e.Conflict),
+			Fix:     "find who wrote the records that do not match the Cloudflare API (git log " + ledger.NotesRef + "); consider [ledger] signing = \"ssh\""})
 	}
 	if d.Commit != "" {
 		on, known, err := false, true, error(nil)

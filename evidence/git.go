@@ -48,4 +48,3 @@ func remoteBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetc
 	src.Revision = commit
 	return commit, src, nil
 }
-

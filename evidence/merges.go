@@ -32,6 +32,7 @@ const (
 	RuleOutsideDeploy         = "outside-deploy"
 	RuleCommitNotOnBranch     = "commit-not-on-branch"
 	RuleRollbackWithoutRecord = "rollback-without-record"
+	RuleRecordsDisagree       = "records-disagree"
 	RuleNoBranchProtection    = "no-branch-protection"
 	RuleNoRequiredReviews     = "no-required-reviews"
 	RuleNoRequiredChecks      = "no-required-checks"

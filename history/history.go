@@ -114,6 +114,12 @@ type Source struct {
 	LockDir string
 	// ReadOnly turns off reconciliation: nothing is written.
 	ReadOnly bool
+	// Sign signs the reconciled records shared as notes (nil: unsigned).
+	Sign ledger.Signer
+	// Verifier, when set ([ledger] signing = "ssh"), admits a shared
+	// record only with a valid signature by an allowed signer; the others
+	// are ignored, with a warning.
+	Verifier *ledger.Verifier
 	// Branch is the remote-tracking ref production is built from
 	// (config.RemoteBranchRef); a verification mark is trusted only for a
 	// commit reachable from it. "" trusts none.
@@ -172,10 +178,11 @@ func Load(ctx context.Context, src Source, worker string) ([]Entry, []string, er
 			fetched = true
 		}
 	}
-	ops, err := loadOps(ctx, src, worker)
+	ops, ignored, err := loadOps(ctx, src, worker)
 	if err != nil {
 		return nil, warnings, err
 	}
+	warnings = append(warnings, ignored...)
 
 	var deps []cfapi.Deployment
 	var apiErr error
@@ -220,7 +227,7 @@ func Load(ctx context.Context, src Source, worker string) ([]Entry, []string, er
 // guard deploy uses it to find the last deploy and the last good version
 // without a network round trip.
 func Records(ctx context.Context, repo *gitx.Repo, l *ledger.Ledger, worker, account string) ([]ledger.Record, error) {
-	ops, err := loadOps(ctx, Source{Repo: repo, Ledger: l, Account: account}, worker)
+	ops, _, err := loadOps(ctx, Source{Repo: repo, Ledger: l, Account: account}, worker)
 	if err != nil {
 		return nil, err
 	}
@@ -235,16 +242,17 @@ func recordKey(r ledger.Record) string {
 	return strings.Join([]string{r.Kind, r.Time.UTC().Format(time.RFC3339Nano), r.Worker, r.Status, r.VersionID, r.DeploymentID, r.Commit}, "\x00")
 }
 
-func loadOps(ctx context.Context, src Source, worker string) ([]*op, error) {
+// loadOps reads the operations; ignored says which shared records failed
+// their signature check (src.Verifier) and were left out.
+func loadOps(ctx context.Context, src Source, worker string) (ops []*op, ignored []string, err error) {
 	keep := func(r ledger.Record) bool {
 		return r.Worker == worker && (src.Account == "" || r.Account == "" || r.Account == src.Account)
 	}
-	var ops []*op
 	seen := map[string]bool{}
 	if src.Ledger != nil {
 		recs, err := src.Ledger.Records()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var mine []ledger.Record
 		for _, r := range recs {
@@ -263,11 +271,21 @@ func loadOps(ctx context.Context, src Source, worker string) ([]*op, error) {
 	}
 	notes, err := ledger.ReadNotes(ctx, src.Repo)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, r := range notes {
 		if !keep(r) || r.Status == ledger.StatusPending || seen[recordKey(r)] {
 			continue
+		}
+		if src.Verifier != nil {
+			if err := src.Verifier.Verify(ctx, r); err != nil {
+				if ctx.Err() != nil {
+					return nil, nil, ctx.Err()
+				}
+				ignored = append(ignored, fmt.Sprintf("ignored the shared %s record of version %s (commit %s, operator %s, %s): %v",
+					r.Kind, orNone(r.VersionID), gitx.ShortHash(r.Commit), orNone(r.Operator), r.Time.UTC().Format(time.RFC3339), err))
+				continue
+			}
 		}
 		seen[recordKey(r)] = true
 		ops = append(ops, &op{rec: r})
@@ -278,7 +296,7 @@ func loadOps(ctx context.Context, src Source, worker string) ([]*op, error) {
 		}
 		return ops[i].seq < ops[j].seq
 	})
-	return ops, nil
+	return ops, ignored, nil
 }
 
 // versionCache reads versions once each; a failure becomes a warning.
@@ -427,4 +445,3 @@ func fromRecord(r ledger.Record) Entry {
 	}
 	return e
 }
-

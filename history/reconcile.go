@@ -165,7 +165,11 @@ func reconcile(ctx context.Context, src Source, worker string, ops []*op, deps [
 		}
 		warnings = append(warnings, msg)
 		if rec.Commit != "" {
-			if err := ledger.AddNote(ctx, src.Repo, rec.Commit, written); err != nil {
+			shared, err := ledger.Sign(ctx, written, src.Sign)
+			if err == nil {
+				err = ledger.AddNote(ctx, src.Repo, rec.Commit, shared)
+			}
+			if err != nil {
 				warnings = append(warnings, fmt.Sprintf("reconciled record %d not added to the shared notes: %v", written.Seq, err))
 			} else {
 				noted = true

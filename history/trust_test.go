@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/guardcm/guard/internal/cfapi"
-	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/internal/gittest"
+	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/ledger"
 )
 
@@ -17,8 +17,8 @@ func TestGuardAnnotation(t *testing.T) {
 		"Add login [guard 0123456789ab normal]":   "0123456789ab normal",
 		"[guard 0123456789ab major]  ":            "0123456789ab major",
 		"Add login [guard 0123456789ab normal] x": "",
-		"Rollback":                                "",
-		"[guard XYZ normal]":                      "",
+		"Rollback":           "",
+		"[guard XYZ normal]": "",
 	} {
 		c, cat, ok := GuardAnnotation(msg)
 		got := ""

@@ -98,6 +98,10 @@ type Record struct {
 	// Ledger is the ID of the ledger that wrote the record (IDKey): which
 	// clone's ledger a shared copy belongs to.
 	Ledger string `json:"ledger,omitempty"`
+	// Signature is the deployer's SSH signature of the shared copy
+	// ([ledger] signing = "ssh"; see sign.go); the ledger's own line has
+	// none.
+	Signature string `json:"signature,omitempty"`
 	// Prev is the hex SHA-256 of the previous line's bytes (without its
 	// newline); "" for the first line.
 	Prev string `json:"prev"`

@@ -244,16 +244,21 @@ func PushNotes(ctx context.Context, repo *gitx.Repo, remote string, timeout time
 
 // Share gives the team a final record of this clone's ledger: it adds rec
 // as a note on rec.Commit and pushes the notes to remote within timeout
-// (DefaultNotesTimeout when not positive). A pending record is not shared:
+// (DefaultNotesTimeout when not positive), signed by sign first unless it
+// is nil (signing off). A pending record is not shared:
 // it stays this clone's until its outcome is written. The ledger holds the
 // record whatever happens here, so a failure is a warning for the caller
 // to print, and says what was not shared.
-func Share(ctx context.Context, repo *gitx.Repo, remote string, timeout time.Duration, rec Record) error {
+func Share(ctx context.Context, repo *gitx.Repo, remote string, timeout time.Duration, rec Record, sign Signer) error {
 	if rec.Status == StatusPending {
 		return nil
 	}
 	if rec.Commit == "" {
 		return fmt.Errorf("the %s record was not shared through %s: the target version has no known commit to attach it to", rec.Kind, NotesRef)
+	}
+	rec, err := Sign(ctx, rec, sign)
+	if err != nil {
+		return fmt.Errorf("the %s record was not shared through %s: %w", rec.Kind, NotesRef, err)
 	}
 	if err := AddNote(ctx, repo, rec.Commit, rec); err != nil {
 		return fmt.Errorf("the %s record was not added to the git notes: %w", rec.Kind, err)

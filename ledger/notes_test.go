@@ -254,7 +254,7 @@ func TestShare(t *testing.T) {
 
 	rec := deployRecord("api", commit, "v1", 2)
 	rec.Status = StatusPending
-	if err := Share(ctx, r, "origin", 0, rec); err != nil {
+	if err := Share(ctx, r, "origin", 0, rec, nil); err != nil {
 		t.Fatalf("sharing a pending record: %v", err)
 	}
 	if got, err := ReadNotes(ctx, r); err != nil || len(got) != 0 {
@@ -262,7 +262,7 @@ func TestShare(t *testing.T) {
 	}
 
 	rec.Status = StatusSucceeded
-	if err := Share(ctx, r, "origin", 0, rec); err != nil {
+	if err := Share(ctx, r, "origin", 0, rec, nil); err != nil {
 		t.Fatal(err)
 	}
 	c := clone(t, remote)
@@ -275,13 +275,13 @@ func TestShare(t *testing.T) {
 
 	noCommit := rec
 	noCommit.Kind, noCommit.Commit = KindRollback, ""
-	if err := Share(ctx, r, "origin", 0, noCommit); err == nil || !strings.Contains(err.Error(), "the rollback record was not shared through "+NotesRef) {
+	if err := Share(ctx, r, "origin", 0, noCommit, nil); err == nil || !strings.Contains(err.Error(), "the rollback record was not shared through "+NotesRef) {
 		t.Errorf("a record without a commit: %v", err)
 	}
 
 	later := deployRecord("api", commit, "v2", 4)
 	missing := filepath.Join(t.TempDir(), "gone.git")
-	err := Share(ctx, r, missing, time.Second, later)
+	err := Share(ctx, r, missing, time.Second, later, nil)
 	if err == nil || !strings.Contains(err.Error(), "the deploy record was not pushed to "+missing) {
 		t.Errorf("an unreachable remote: %v", err)
 	}

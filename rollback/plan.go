@@ -217,6 +217,9 @@ func Prepare(ctx context.Context, o Options) (*Plan, error) {
 		if err == nil {
 			continue
 		}
+		if k := fail.KindOf(err); k == fail.KindUsage || k == fail.KindRefused {
+			return nil, err // a configuration problem (signing), not the API
+		}
 		if cfapi.IsNotFound(err) {
 			return nil, fail.Usage(fmt.Errorf("worker %q does not exist in account %s: %w", t.Worker, t.Account, err),
 				"check --env and --config (guard rollback uses wrangler's naming rules) and CLOUDFLARE_ACCOUNT_ID")
@@ -277,6 +280,10 @@ func loadHistory(ctx context.Context, o Options, api *cfapi.Client, t *deploy.Ta
 			warnings = append(warnings, fmt.Sprintf("%s/%s was not fetched, judging commits against it as last fetched: %v", o.Config.Remote, o.Config.Branch, err))
 		}
 	}
+	verifier, err := ledger.VerifierFor(ctx, o.Repo, o.Config.Ledger.Signing, o.Config.RemoteBranchRef(), o.Config.Ledger.AllowedSigners)
+	if err != nil {
+		return nil, warnings, err
+	}
 	entries, hw, err := history.Load(ctx, history.Source{
 		Repo:     o.Repo,
 		API:      api,
@@ -284,6 +291,7 @@ func loadHistory(ctx context.Context, o Options, api *cfapi.Client, t *deploy.Ta
 		Account:  t.Account,
 		ReadOnly: true,
 		Branch:   o.Config.RemoteBranchRef(),
+		Verifier: verifier,
 	}, t.Worker)
 	return entries, append(warnings, hw...), err
 }

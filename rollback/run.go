@@ -43,6 +43,7 @@ type executor struct {
 	res    *Result
 	stderr io.Writer
 	led    *ledger.Ledger
+	sign   ledger.Signer // nil: shared records are not signed
 	voice  report.Voice
 }
 
@@ -72,6 +73,9 @@ func (x *executor) run(ctx context.Context) error {
 		return fail.Usage(err, "fix [deploy] wrangler in guard.toml")
 	}
 	x.led = ledger.Open(ledger.DefaultPath(repo))
+	if x.sign, err = ledger.SignerFor(ctx, repo, cfg.Ledger.Signing); err != nil {
+		return err
+	}
 	pending, err := x.led.Append(ledger.Record{
 		Kind:            ledger.KindRollback,
 		Status:          ledger.StatusPending,
@@ -208,7 +212,7 @@ func (x *executor) finish(ctx context.Context, pending ledger.Record, status, de
 		return rec, err
 	}
 	x.res.Final = written
-	if err := ledger.Share(ctx, x.o.Repo, x.o.Config.Remote, x.o.Config.Deploy.FetchTimeout.Duration, written); err != nil {
+	if err := ledger.Share(ctx, x.o.Repo, x.o.Config.Remote, x.o.Config.Deploy.FetchTimeout.Duration, written, x.sign); err != nil {
 		x.voice.Warn("%v", err)
 	}
 	return written, nil

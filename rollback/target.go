@@ -67,7 +67,7 @@ type Choice struct {
 	// Trusted are the versions the Cloudflare API and the remote branch
 	// confirm (history's trust rules): only these are chosen by rule.
 	Trusted map[string]bool
-	Rule  Rule
+	Rule    Rule
 	// Explanation says, in sentences, how the target was chosen;
 	// Warnings are what the operator should weigh before confirming.
 	Explanation []string

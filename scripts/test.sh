@@ -18,6 +18,7 @@ need go "https://go.dev/dl/"
 need git "apt-get install git"
 need node "apt-get install nodejs, or install Node.js 20+"
 need npm "it ships with Node.js"
+need ssh-keygen "apt-get install openssh-client (signed deploy records)"
 
 # The pinned wrangler: reinstall when the lockfile changed since the last
 # install (npm writes node_modules/.package-lock.json as its own record).

@@ -33,6 +33,16 @@ func (c *HistoryCmd) Run(env *Env) error {
 		return err
 	}
 	t := cf.Target
+	verifier, err := ledger.VerifierFor(env.Ctx, repo, cfg.Ledger.Signing, cfg.RemoteBranchRef(), cfg.Ledger.AllowedSigners)
+	if err != nil {
+		return err
+	}
+	sign, err := ledger.SignerFor(env.Ctx, repo, cfg.Ledger.Signing)
+	if err != nil {
+		// Reading the history needs no key; a reconciled record shared
+		// unsigned is ignored by teammates, and says so here.
+		fmt.Fprintf(env.Stderr, "guard: warning: reconciled records would be shared unsigned: %v\n", err)
+	}
 	src := history.Source{
 		Repo:         repo,
 		API:          cf.API(),
@@ -40,6 +50,8 @@ func (c *HistoryCmd) Run(env *Env) error {
 		FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
 		Account:      t.Account,
 		Branch:       cfg.RemoteBranchRef(),
+		Verifier:     verifier,
+		Sign:         sign,
 	}
 	if !c.NoFetch {
 		src.Remote = cfg.Remote

@@ -144,7 +144,9 @@ func rollbackFixture(tb testing.TB, wranglerCmd string) (string, *cfemu.Emulator
 
 	led := ledger.Open(filepath.Join(repo, ".git", "guard", "ledger.jsonl"))
 	deployVersion := func(commit, verified string) string {
-		v, err := emu.UploadVersion(account, "api", map[string]string{"workers/tag": commit, "workers/message": "deploy " + commit[:12]})
+		// guard's annotation, which the trust rules look for.
+		message := "deploy [guard " + commit[:12] + " normal]"
+		v, err := emu.UploadVersion(account, "api", map[string]string{"workers/tag": commit, "workers/message": message})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -153,7 +155,7 @@ func rollbackFixture(tb testing.TB, wranglerCmd string) (string, *cfemu.Emulator
 		ds := emu.Snapshot().Accounts[account].Scripts["api"].Deployments
 		dep := ds[len(ds)-1].ID
 		if ds[len(ds)-1].Versions[0].VersionID != v {
-			if dep, err = emu.Deploy(account, "api", "deploy", cfemu.DeploymentVersion{VersionID: v, Percentage: 100}); err != nil {
+			if dep, err = emu.Deploy(account, "api", message, cfemu.DeploymentVersion{VersionID: v, Percentage: 100}); err != nil {
 				tb.Fatal(err)
 			}
 		}
