@@ -159,3 +159,22 @@ func FuzzSplit(f *testing.F) {
 		checkSplitInvariants(t, tls, in, Split(in))
 	})
 }
+
+// BenchmarkSplit splits every real migration of the corpus.
+func BenchmarkSplit(b *testing.B) {
+	files, _ := filepath.Glob("../../migrations/testdata/d1/*/migrations/*.sql")
+	var all []string
+	size := 0
+	for _, p := range files {
+		if data, err := os.ReadFile(p); err == nil {
+			all = append(all, string(data))
+			size += len(data)
+		}
+	}
+	b.SetBytes(int64(size))
+	for b.Loop() {
+		for _, s := range all {
+			Split(s)
+		}
+	}
+}
