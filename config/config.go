@@ -24,6 +24,7 @@ import (
 
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/internal/wrangler"
+	"github.com/guardcm/guard/rollout"
 )
 
 // FileName is the configuration file guard reads at the repository root.
@@ -89,6 +90,20 @@ type Deploy struct {
 	D1     []D1     `toml:"d1" json:"d1"`
 	// FetchTimeout bounds `git fetch` and notes sharing.
 	FetchTimeout Duration `toml:"fetch_timeout" json:"fetch_timeout"`
+	// Rollout, when the table is present, makes every deploy gradual.
+	Rollout *Rollout `toml:"rollout" json:"rollout,omitempty"`
+}
+
+// Rollout configures gradual deploys (guard deploy --gradual, or every
+// deploy when [deploy.rollout] is present).
+type Rollout struct {
+	// Steps are the new version's percentages; default rollout.DefaultSteps.
+	Steps []float64 `toml:"steps" json:"steps"`
+	// Hold is one duration string for every step below 100 %, or a list of
+	// one per step.
+	Hold any `toml:"hold" json:"hold,omitempty"`
+	// Plan is Steps and Hold validated.
+	Plan *rollout.Plan `toml:"-" json:"-"`
 }
 
 // Health is one HTTP health check run after a deploy.
@@ -336,6 +351,7 @@ func merge(c, f *Config, raw map[string]any) {
 		c.Deploy.FetchTimeout = f.Deploy.FetchTimeout
 	}
 	c.Deploy.Health = f.Deploy.Health
+	c.Deploy.Rollout = f.Deploy.Rollout
 	c.Deploy.D1 = f.Deploy.D1
 	set(&c.Rollback.RecordsDir, f.Rollback.RecordsDir, "rollback", "records_dir")
 	setList(&c.PR.MotivationHeadings, f.PR.MotivationHeadings, "pr", "motivation_headings")
@@ -405,6 +421,19 @@ func (c *Config) validate(name string, data []byte) error {
 			c.Deploy.Health[i].Interval = Duration{time.Second}
 		}
 	}
+	if r := c.Deploy.Rollout; r != nil {
+		if err := r.validate(); err != nil {
+			key := "deploy.rollout.steps"
+			var he *holdError
+			if errors.As(err, &he) {
+				key = "deploy.rollout.hold"
+			}
+			if line, _ := findKey(data, key); line == 0 {
+				key = "deploy.rollout"
+			}
+			return bad(key, err.Error())
+		}
+	}
 	for i, d := range c.Deploy.D1 {
 		if strings.TrimSpace(d.Binding) == "" {
 			return bad("deploy.d1", fmt.Sprintf("entry %d: binding is required", i+1))
@@ -415,6 +444,52 @@ func (c *Config) validate(name string, data []byte) error {
 			return bad("deploy.wrangler", err.Error())
 		}
 	}
+	return nil
+}
+
+type holdError struct{ msg string }
+
+func (e *holdError) Error() string { return e.msg }
+
+// validate turns Steps and Hold into Plan.
+func (r *Rollout) validate() error {
+	if len(r.Steps) == 0 {
+		r.Steps = append([]float64(nil), rollout.DefaultSteps...)
+	}
+	var holds []time.Duration
+	parse := func(v any) error {
+		s, ok := v.(string)
+		if !ok {
+			return &holdError{fmt.Sprintf("must be a duration string like \"5m\" or a list of them, not %v", v)}
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return &holdError{fmt.Sprintf("invalid duration %q (write it like \"30s\" or \"5m\")", s)}
+		}
+		holds = append(holds, d)
+		return nil
+	}
+	switch h := r.Hold.(type) {
+	case nil:
+	case []any:
+		for _, v := range h {
+			if err := parse(v); err != nil {
+				return err
+			}
+		}
+		if len(holds) != len(r.Steps) {
+			return &holdError{fmt.Sprintf("lists %d durations for %d steps (give one for every step, or a single duration for all)", len(holds), len(r.Steps))}
+		}
+	default:
+		if err := parse(h); err != nil {
+			return err
+		}
+	}
+	p, err := rollout.NewPlan(r.Steps, holds, FileName+" [deploy.rollout]")
+	if err != nil {
+		return err
+	}
+	r.Plan = p
 	return nil
 }
 

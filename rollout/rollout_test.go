@@ -259,6 +259,35 @@ func TestRunInterruptedAndResumed(t *testing.T) {
 	}
 }
 
+func TestResumeDuringHoldWaitsWhatIsLeft(t *testing.T) {
+	st := newState(t, 10*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &fakeDriver{t: t, failDeploy: -1}
+	d.cancel = nil
+	// Interrupt during the first hold.
+	sleepCancel := &cancelOnSleep{fakeDriver: d, cancel: cancel}
+	if _, err := Run(ctx, st, sleepCancel); !errors.Is(err, ErrInterrupted) || st.Phase != PhaseHolding || st.HoldUntil == nil {
+		t.Fatalf("%v %+v", err, st)
+	}
+	d2 := &fakeDriver{t: t, failDeploy: -1, n: d.n + 4} // the clock moved 4 s
+	if out, err := Run(context.Background(), st, d2); err != nil || !out.Completed {
+		t.Fatalf("%+v %v", out, err)
+	}
+	if d2.slept[0] >= 10*time.Second || d2.slept[0] <= 0 || d2.slept[1] != 10*time.Second {
+		t.Fatalf("slept %v", d2.slept)
+	}
+}
+
+type cancelOnSleep struct {
+	*fakeDriver
+	cancel func()
+}
+
+func (c *cancelOnSleep) Sleep(ctx context.Context, d time.Duration) error {
+	c.cancel()
+	return ctx.Err()
+}
+
 func TestRunDeployFails(t *testing.T) {
 	st := newState(t)
 	d := &fakeDriver{t: t, failDeploy: 2}

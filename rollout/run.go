@@ -67,6 +67,9 @@ type State struct {
 	// before the first.
 	Step        int          `json:"step"`
 	Deployments []StepRecord `json:"deployments"`
+	// HoldUntil is when the hold of the current step ends, while holding:
+	// a resumed rollout waits only what is left of it.
+	HoldUntil *time.Time `json:"hold_until,omitempty"`
 	// FailedStep is the index of the step whose checks failed, when one
 	// did.
 	FailedStep *int `json:"failed_step,omitempty"`
@@ -100,6 +103,10 @@ func (st *State) Clone() *State {
 	if st.Return != nil {
 		r := *st.Return
 		c.Return = &r
+	}
+	if st.HoldUntil != nil {
+		h := *st.HoldUntil
+		c.HoldUntil = &h
 	}
 	return &c
 }
@@ -153,8 +160,9 @@ type Check struct {
 // wrangler, the Cloudflare API and the ledger.
 type Driver interface {
 	// Deploy creates the deployment of shares, confirms through the API
-	// that it serves, and returns its ID.
-	Deploy(ctx context.Context, shares []Share, message string) (string, error)
+	// that it serves, and returns its ID. label says which step it is
+	// ("step 2 of 4 (10%)"), for the deployment's message.
+	Deploy(ctx context.Context, shares []Share, label string) (string, error)
 	// Verify runs the checks against the new version; ok false means one
 	// failed. An error means they could not be judged (ctx ended).
 	Verify(ctx context.Context, c Check) (ok bool, err error)
@@ -200,15 +208,19 @@ func (e *DeployError) Unwrap() error { return e.Err }
 func Run(ctx context.Context, st *State, d Driver) (Outcome, error) {
 	out := Outcome{FailedStep: -1}
 	first := st.Step + 1
+	var resumeHold *time.Time
 	if st.Step >= 0 && st.Phase != PhaseCompleted {
 		first = st.Step // resume: check the step that serves now again
+		if st.Phase == PhaseHolding {
+			resumeHold = st.HoldUntil
+		}
 	}
 	for i := first; i < len(st.Steps); i++ {
 		if ctx.Err() != nil {
 			return out, ErrInterrupted
 		}
 		if i != st.Step {
-			msg := fmt.Sprintf("guard rollout of %s: step %d of %d, %s%%", shortID(st.NewVersion), i+1, len(st.Steps), FormatPercent(st.Steps[i]))
+			msg := fmt.Sprintf("step %d of %d (%s%%)", i+1, len(st.Steps), FormatPercent(st.Steps[i]))
 			d.Say("step %d of %d: %s", i+1, len(st.Steps), describeShares(st.Shares(i)))
 			id, err := d.Deploy(ctx, st.Shares(i), msg)
 			if err != nil {
@@ -229,14 +241,22 @@ func Run(ctx context.Context, st *State, d Driver) (Outcome, error) {
 			return out, ErrInterrupted
 		}
 		if ok && st.Holds[i] > 0 {
-			st.Phase = PhaseHolding
+			hold := time.Duration(st.Holds[i])
+			until := d.Now().Add(hold)
+			if i == first && resumeHold != nil {
+				// Resumed during this hold: only what is left of it.
+				until = *resumeHold
+				hold = max(0, until.Sub(d.Now()))
+			}
+			st.Phase, st.HoldUntil = PhaseHolding, &until
 			if err := d.Save(st); err != nil {
 				return out, err
 			}
-			d.Say("holding at %s%% for %s", FormatPercent(st.Steps[i]), time.Duration(st.Holds[i]))
-			if err := d.Sleep(ctx, time.Duration(st.Holds[i])); err != nil || ctx.Err() != nil {
+			d.Say("holding at %s%% for %s", FormatPercent(st.Steps[i]), hold.Round(time.Millisecond))
+			if err := d.Sleep(ctx, hold); err != nil || ctx.Err() != nil {
 				return out, ErrInterrupted
 			}
+			st.HoldUntil = nil
 			ok, err = d.Verify(ctx, Check{Step: i, Of: len(st.Steps), Percent: st.Steps[i], AfterHold: true})
 			if err != nil || ctx.Err() != nil {
 				return out, ErrInterrupted
@@ -280,7 +300,7 @@ func Return(ctx context.Context, st *State, d Driver, phase string) error {
 		st.Phase = phase
 		return d.Save(st)
 	}
-	id, err := d.Deploy(ctx, []Share{{st.OldVersion, 100}}, fmt.Sprintf("guard rollout of %s stopped at %s%%: back to %s", shortID(st.NewVersion), FormatPercent(st.Steps[st.Step]), shortID(st.OldVersion)))
+	id, err := d.Deploy(ctx, []Share{{st.OldVersion, 100}}, fmt.Sprintf("rollout stopped at %s%%, back to %s", FormatPercent(st.Steps[st.Step]), shortID(st.OldVersion)))
 	if err != nil {
 		return fmt.Errorf("returning to version %s at 100%%: %w", st.OldVersion, err)
 	}
