@@ -41,6 +41,10 @@ type Config struct {
 	Deploy     Deploy     `toml:"deploy" json:"deploy"`
 	Rollback   Rollback   `toml:"rollback" json:"rollback"`
 	PR         PR         `toml:"pr" json:"pr"`
+	// Workers names wrangler configurations guard cannot find by their
+	// file name alone (wrangler.kv.toml, wrangler.staging.json, ...); the
+	// usual wrangler.toml|json|jsonc files are found at any depth anyway.
+	Workers []Worker `toml:"workers" json:"workers,omitempty"`
 
 	// Source is the file the configuration came from, "" for defaults.
 	Source string `toml:"-" json:"-"`
@@ -67,8 +71,19 @@ type PrePush struct {
 	OverdueRecords string `toml:"overdue_records" json:"overdue_records"`
 }
 
+// Worker is one [[workers]] entry of guard.toml.
+type Worker struct {
+	// Config is the wrangler configuration file, relative to the
+	// repository root.
+	Config string `toml:"config" json:"config"`
+}
+
 // Migrations configures the D1 migration checks.
 type Migrations struct {
+	// Dir is a migrations folder checked besides those of the wrangler
+	// configurations' d1_databases (each migrations_dir, default
+	// "migrations" beside its configuration); "" means none. A folder set
+	// here must exist.
 	Dir string `toml:"dir" json:"dir"`
 	// Digits of the NNNN prefix; wrangler writes 4.
 	Digits   int               `toml:"digits" json:"digits"`
@@ -171,12 +186,13 @@ func Defaults() *Config {
 			EmergencySkipsCommands: &t,
 			OverdueRecords:         "refuse",
 		},
-		Migrations: Migrations{Dir: "migrations", Digits: 4},
+		Migrations: Migrations{Digits: 4},
 		Deploy: Deploy{
 			Verify:       []string{},
 			FetchTimeout: Duration{30 * time.Second},
 		},
 		Rollback: Rollback{RecordsDir: "docs/changes/emergency"},
+		Workers:  []Worker{},
 		PR: PR{
 			MotivationHeadings: []string{"Motivation", "Why"},
 			ChecklistFiles:     []string{".github/pull_request_template.md", "docs/self-review-checklist.md"},
@@ -338,6 +354,9 @@ func merge(c, f *Config, raw map[string]any) {
 	}
 	set(&c.PrePush.OverdueRecords, f.PrePush.OverdueRecords, "pre_push", "overdue_records")
 	set(&c.Migrations.Dir, f.Migrations.Dir, "migrations", "dir")
+	if has(raw, "workers") {
+		c.Workers = f.Workers
+	}
 	if has(raw, "migrations", "digits") {
 		c.Migrations.Digits = f.Migrations.Digits
 	}
@@ -433,6 +452,21 @@ func (c *Config) validate(name string, data []byte) error {
 			}
 			return bad(key, err.Error())
 		}
+	}
+	for i, w := range c.Workers {
+		p := filepath.ToSlash(strings.TrimSpace(w.Config))
+		if p == "" || !filepath.IsLocal(filepath.FromSlash(p)) {
+			return bad("workers", fmt.Sprintf("entry %d: config must be a path inside the repository, not %q", i+1, w.Config))
+		}
+		switch strings.ToLower(filepath.Ext(p)) {
+		case ".toml", ".json", ".jsonc":
+		default:
+			return bad("workers", fmt.Sprintf("entry %d: config %q is not a .toml, .json or .jsonc file", i+1, w.Config))
+		}
+		c.Workers[i].Config = filepath.ToSlash(filepath.Clean(p))
+	}
+	if c.Migrations.Dir != "" && !filepath.IsLocal(filepath.FromSlash(c.Migrations.Dir)) {
+		return bad("migrations.dir", fmt.Sprintf("must be a folder inside the repository, not %q", c.Migrations.Dir))
 	}
 	for i, d := range c.Deploy.D1 {
 		if strings.TrimSpace(d.Binding) == "" {

@@ -14,7 +14,7 @@ func TestDefaultsWithoutFile(t *testing.T) {
 	if c.Remote != "origin" || c.Branch != "main" || !c.IsProtected("main") || c.IsProtected("feature/x") {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
-	if c.Migrations.Dir != "migrations" || c.Rollback.RecordsDir != "docs/changes/emergency" || !c.EmergencySkips() {
+	if c.Migrations.Dir != "" || len(c.Workers) != 0 || c.Rollback.RecordsDir != "docs/changes/emergency" || !c.EmergencySkips() {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
 }
@@ -81,5 +81,26 @@ func TestLocatedErrors(t *testing.T) {
 				t.Fatalf("got %q, want prefix %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestWorkersEntries(t *testing.T) {
+	c, err := Parse("guard.toml", []byte("[[workers]]\nconfig = \"./apps/kv/wrangler.kv.toml\"\n[[workers]]\nconfig = \"wrangler.staging.json\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Workers) != 2 || c.Workers[0].Config != "apps/kv/wrangler.kv.toml" || c.Workers[1].Config != "wrangler.staging.json" {
+		t.Fatalf("workers = %+v", c.Workers)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"[[workers]]\nconfig = \"../other/wrangler.toml\"\n", `guard.toml:1:1: workers: entry 1: config must be a path inside the repository, not "../other/wrangler.toml"`},
+		{"[[workers]]\nconfig = \"wrangler.yaml\"\n", `guard.toml:1:1: workers: entry 1: config "wrangler.yaml" is not a .toml, .json or .jsonc file`},
+		{"[[workers]]\nconfg = \"wrangler.kv.toml\"\n", `guard.toml:2:1: workers.confg: unknown key "confg"`},
+		{"[migrations]\ndir = \"/abs/migrations\"\n", `guard.toml:2:1: migrations.dir: must be a folder inside the repository, not "/abs/migrations"`},
+	} {
+		_, err := Parse("guard.toml", []byte(tc.body))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q: err = %v, want %s", tc.body, err, tc.want)
+		}
 	}
 }

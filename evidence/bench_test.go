@@ -36,7 +36,7 @@ func BenchmarkMergeActivity(b *testing.B) {
 	cfg := config.Defaults()
 	b.ResetTimer()
 	for b.Loop() {
-		doc, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: cfg, Period: mergePeriod, Now: mergeNow})
+		doc, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: cfg, Period: mergePeriod})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,7 +1,9 @@
 package evidence
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -69,8 +71,8 @@ type VersionShare struct {
 type DeploymentOptions struct {
 	Repo   *gitx.Repo
 	Config *config.Config
+	// Period is the period covered; records are judged at its end.
 	Period Period
-	Now    time.Time
 	// Generator is "guard <version>".
 	Generator string
 	Worker    string
@@ -99,8 +101,8 @@ func Deployments(ctx context.Context, o DeploymentOptions) (*Document, error) {
 	if o.API == nil {
 		return nil, errors.New("deployments evidence needs the Cloudflare API")
 	}
-	doc := newDocument(CollectorDeployments, o.Period, o.Now, o.Generator)
-	ref, branchSrc, err := remoteBranch(ctx, repo, cfg, o.Fetch, o.FetchTimeout)
+	doc := newDocument(CollectorDeployments, o.Period, o.Generator)
+	ref, branchSrc, err := remoteBranch(ctx, repo, cfg, o.Fetch, o.FetchTimeout, doc.AsOf)
 	if err != nil {
 		return nil, err
 	}
@@ -119,13 +121,9 @@ func Deployments(ctx context.Context, o DeploymentOptions) (*Document, error) {
 	}
 
 	apiSrc := Source{Kind: "cloudflare-api", Name: o.API.BaseURL() + "/accounts/" + o.Account + "/workers/scripts/" + o.Worker + "/deployments"}
-	notesSrc := Source{Kind: "git-notes", Name: ledger.NotesRef}
-	if h, ok, err := repo.ResolveCommit(ctx, ledger.NotesRef); err != nil {
+	notesSrc, err := notesSource(ctx, repo, doc.AsOf)
+	if err != nil {
 		return nil, err
-	} else if ok {
-		notesSrc.Revision = h
-	} else {
-		notesSrc.Note = "none"
 	}
 	// history's warnings say what could not be read: the notes fetch, or
 	// versions whose commit annotation the API did not give.
@@ -141,11 +139,14 @@ func Deployments(ctx context.Context, o DeploymentOptions) (*Document, error) {
 	doc.Sources = append(doc.Sources, apiSrc, branchSrc)
 	doc.Sources = append(doc.Sources, notesSrc)
 	if o.Ledger != nil {
-		doc.Sources = append(doc.Sources, ledgerSource(repo, o.Ledger))
+		doc.Sources = append(doc.Sources, ledgerSource(repo, o.Ledger, doc.AsOf))
 	}
-	recs, err := collectRecords(ctx, doc, o.Records, repo, cfg, ref)
-	if err != nil {
-		return nil, err
+	var recs []*records.Record
+	if ref != "" {
+		recs, err = collectRecords(ctx, doc, o.Records, repo, cfg, ref)
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	// Entries come newest first; the document lists them oldest first, and
@@ -184,7 +185,7 @@ func Deployments(ctx context.Context, o DeploymentOptions) (*Document, error) {
 		if d.Categories == nil {
 			d.Categories = []string{}
 		}
-		fs, err := judgeDeployment(ctx, repo, &d, e, recs, ref, short, o.Now)
+		fs, err := judgeDeployment(ctx, repo, &d, e, recs, ref, short, doc.AsOf)
 		if err != nil {
 			return nil, err
 		}
@@ -204,7 +205,10 @@ func judgeDeployment(ctx context.Context, repo *gitx.Repo, d *Deployment, e hist
 		what += " " + d.DeploymentID
 	}
 	if d.Commit != "" {
-		on, known, err := isAncestor(ctx, repo, d.Commit, ref)
+		on, known, err := false, true, error(nil)
+		if ref != "" { // else the branch had no commit yet, so not this one
+			on, known, err = isAncestor(ctx, repo, d.Commit, ref)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -285,9 +289,34 @@ func rollbackRecord(recs []*records.Record, d *Deployment, recFile string) *reco
 	return nil
 }
 
+// notesSource pins the shared deploy records as they stood at asOf: the
+// newest commit of the notes ref made by then (notes commits are made as
+// deploys are recorded, so later deploys do not change it).
+func notesSource(ctx context.Context, repo *gitx.Repo, asOf time.Time) (Source, error) {
+	src := Source{Kind: "git-notes", Name: ledger.NotesRef}
+	if _, ok, err := repo.ResolveCommit(ctx, ledger.NotesRef); err != nil {
+		return src, err
+	} else if !ok {
+		src.Note = "none"
+		return src, nil
+	}
+	h, err := repo.GitLine(ctx, "rev-list", "--max-count=1", "--before="+asOf.UTC().Format(time.RFC3339), ledger.NotesRef, "--")
+	if err != nil {
+		return src, err
+	}
+	if h == "" {
+		src.Note = "none at " + asOf.UTC().Format(time.RFC3339)
+	}
+	src.Revision = h
+	return src, nil
+}
+
 // ledgerSource names the ledger relative to the repository root and pins
-// its content by SHA-256.
-func ledgerSource(repo *gitx.Repo, l *ledger.Ledger) Source {
+// the part of it written by asOf: the seq and SHA-256 of its last line
+// whose record time is at or before asOf. The ledger is append-only and
+// hash-chained, so that line pins every line before it, and records
+// appended later leave it unchanged.
+func ledgerSource(repo *gitx.Repo, l *ledger.Ledger, asOf time.Time) Source {
 	name := l.Path()
 	if rel, err := filepath.Rel(repo.Root, name); err == nil && filepath.IsLocal(rel) {
 		name = filepath.ToSlash(rel)
@@ -297,11 +326,27 @@ func ledgerSource(repo *gitx.Repo, l *ledger.Ledger) Source {
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		s.Note = "none in this clone"
+		return s
 	case err != nil:
 		s.Note = err.Error()
-	default:
-		sum := sha256.Sum256(data)
-		s.Revision = "sha256:" + hex.EncodeToString(sum[:])
+		return s
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		var rec struct {
+			Seq  int       `json:"seq"`
+			Time time.Time `json:"time"`
+		}
+		if json.Unmarshal(line, &rec) != nil || rec.Seq < 1 {
+			continue // damaged lines are guard ledger verify's to report
+		}
+		if rec.Time.After(asOf) {
+			break
+		}
+		sum := sha256.Sum256(line)
+		s.Revision = fmt.Sprintf("seq %d sha256:%s", rec.Seq, hex.EncodeToString(sum[:]))
+	}
+	if s.Revision == "" {
+		s.Note = "no record at " + asOf.UTC().Format(time.RFC3339)
 	}
 	return s
 }

@@ -167,7 +167,7 @@ func (f *deployFixture) normalize(data []byte, baseURL string) []byte {
 		s = strings.ReplaceAll(s, id, f.ids[id])
 	}
 	s = strings.ReplaceAll(s, baseURL, "<api>")
-	s = regexp.MustCompile(`"revision": "sha256:[0-9a-f]{64}"`).ReplaceAllString(s, `"revision": "sha256:<ledger>"`)
+	s = regexp.MustCompile(`"revision": "seq ([0-9]+) sha256:[0-9a-f]{64}"`).ReplaceAllString(s, `"revision": "seq $1 sha256:<ledger line>"`)
 	return []byte(s)
 }
 
@@ -175,7 +175,7 @@ func TestDeploymentsGolden(t *testing.T) {
 	f := newDeployFixture(t)
 	repo := openRepo(t, f.work)
 	doc, err := Deployments(context.Background(), DeploymentOptions{
-		Repo: repo, Config: config.Defaults(), Period: deployPeriod, Now: deployNow, Generator: "guard test",
+		Repo: repo, Config: config.Defaults(), Period: deployPeriod, Generator: "guard test",
 		Worker: testWorker, Account: cfemu.DefaultAccountID, API: f.api, Ledger: f.ledger,
 		Fetch: true, FetchTimeout: 10 * time.Second,
 	})
@@ -242,7 +242,7 @@ func TestDeploymentsUnknownCommit(t *testing.T) {
 	gittest.Git(t, f.work, "gc", "--quiet", "--prune=now")
 	repo := openRepo(t, f.work)
 	doc, err := Deployments(context.Background(), DeploymentOptions{
-		Repo: repo, Config: config.Defaults(), Period: deployPeriod, Now: deployNow,
+		Repo: repo, Config: config.Defaults(), Period: deployPeriod,
 		Worker: testWorker, Account: cfemu.DefaultAccountID, API: f.api, Ledger: f.ledger,
 	})
 	if err != nil {
@@ -273,7 +273,7 @@ func TestDeploymentsAPIDown(t *testing.T) {
 	}
 	repo := openRepo(t, f.work)
 	_, err := Deployments(context.Background(), DeploymentOptions{
-		Repo: repo, Config: config.Defaults(), Period: deployPeriod, Now: deployNow,
+		Repo: repo, Config: config.Defaults(), Period: deployPeriod,
 		Worker: testWorker, Account: cfemu.DefaultAccountID, API: f.api, Ledger: f.ledger,
 	})
 	if err == nil {

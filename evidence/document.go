@@ -7,40 +7,39 @@
 //     deploy ledger and notes, emergency records, the hosting provider) and
 //     returns a *Document; it never writes to the repository, the ledger or
 //     the API (history is read with ReadOnly).
-//   - A Document is deterministic: the same inputs and clock give the same
-//     bytes. Keys are sorted at every level (Encode re-encodes the struct
+//   - A Document is deterministic: the same period over the same history
+//     gives the same bytes, whenever it is collected. It describes the
+//     world as of the period's end (Document.AsOf): <remote>/<branch> as
+//     its newest first-parent commit committed by then, records as
+//     committed there and judged then, the ledger and notes as they stood
+//     then; nothing reads the clock. Keys are sorted at every level (Encode re-encodes the struct
 //     through a generic value, so no struct field order or map iteration
 //     leaks in), lists have a documented order, every time is UTC, and
 //     nothing machine-specific (absolute paths, credentials) is included.
-//   - The period is half-open at the start: (from, to], whole seconds, to
-//     being the clock's now rounded up. Consecutive runs whose from is the
+//   - The period is half-open at the start: (from, to], whole seconds; to
+//     is a fixed instant (--until) or the clock's now rounded up. Consecutive runs whose from is the
 //     previous to partition time without overlap. Git records no push
 //     time, so a change belongs to the period of its commit time.
 //   - Emergency-change records are read as committed on <remote>/<branch>
 //     (the records the team shares), with the records package's parser
 //     and states; a record that does not parse is a finding.
-//   - Write publishes a document and <name>.sha256 (sha256sum format) into
-//     a folder under a name carrying collector and period, and never
-//     replaces an existing file: the files are linked into place from a
-//     synced temporary file, so an existing name fails with ErrExists and a
-//     reader never sees a half-written document. Published files are
-//     read-only.
-//   - Verify re-checks every digest under a folder and names each document
-//     whose bytes no longer match, each digest naming a missing file and
-//     each document without a digest.
+//   - Publish puts a document, <name>.sha256 (sha256sum format) and an
+//     entry of the store's append-only, hash-chained index (manifest.go)
+//     into a Store — a folder or an R2 bucket prefix — under a name
+//     carrying collector and period. Nothing is ever replaced: the same
+//     bytes again are a no-op, other bytes under a published name are
+//     refused (ErrDiffers).
+//   - Verify checks a store against its index and names each document
+//     edited, replaced, deleted (with or without its digest) and each
+//     object added without an index entry.
 //   - Secrets (CLOUDFLARE_API_TOKEN, GITHUB_TOKEN, credentials embedded in
 //     a remote URL) never reach a document, an error or the output.
 package evidence
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/guardcm/guard/internal/report"
@@ -59,29 +58,6 @@ var Controls = map[string][]string{
 	CollectorMergeActivity:    {"A.8.25", "A.8.32"},
 	CollectorDeployments:      {"A.5.8", "A.8.32"},
 	CollectorBranchProtection: {"A.8.19", "A.8.25", "A.8.31"},
-}
-
-// Period is the time a document covers: (From, To], both UTC.
-type Period struct {
-	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
-}
-
-// Contains reports whether t falls in (From, To].
-func (p Period) Contains(t time.Time) bool {
-	return t.After(p.From) && !t.After(p.To)
-}
-
-// NewPeriod is the period of length since ending at now, in UTC and whole
-// seconds: the end is now rounded up to the second, so whatever happened
-// up to now (in the second now falls in too) is inside.
-func NewPeriod(now time.Time, since time.Duration) Period {
-	now = now.UTC()
-	to := now.Truncate(time.Second)
-	if to.Before(now) {
-		to = to.Add(time.Second)
-	}
-	return Period{From: to.Add(-since), To: to}
 }
 
 // Source is one thing a collector read, pinned as precisely as it can be:
@@ -108,8 +84,11 @@ type Document struct {
 	Collector string   `json:"collector"`
 	Controls  []string `json:"controls"`
 	Period    Period   `json:"period"`
-	// GeneratedAt is the clock's now (UTC, seconds).
-	GeneratedAt time.Time `json:"generated_at"`
+	// AsOf is the instant the document describes the world at: the
+	// period's end (a snapshot's one time). Git is read as the branch was
+	// then and records are judged then, never at the clock's now, so
+	// collecting a past period again gives the same bytes.
+	AsOf time.Time `json:"as_of"`
 	// Generator is "guard <version>".
 	Generator string   `json:"generator"`
 	Sources   []Source `json:"sources"`
@@ -122,15 +101,15 @@ type Document struct {
 	Findings []report.Finding `json:"findings"`
 }
 
-func newDocument(collector string, period Period, generatedAt time.Time, generator string) *Document {
+func newDocument(collector string, period Period, generator string) *Document {
 	return &Document{
-		Collector:   collector,
-		Controls:    append([]string(nil), Controls[collector]...),
-		Period:      Period{From: period.From.UTC(), To: period.To.UTC()},
-		GeneratedAt: generatedAt.UTC().Truncate(time.Second),
-		Generator:   generator,
-		Sources:     []Source{},
-		Findings:    []report.Finding{},
+		Collector: collector,
+		Controls:  append([]string(nil), Controls[collector]...),
+		Period:    Period{From: period.From.UTC(), To: period.To.UTC()},
+		AsOf:      period.To.UTC(),
+		Generator: generator,
+		Sources:   []Source{},
+		Findings:  []report.Finding{},
 	}
 }
 
@@ -220,99 +199,7 @@ func sanitizeName(s string) string {
 // DigestSuffix is appended to a document's name for its digest file.
 const DigestSuffix = ".sha256"
 
-// ErrExists is returned (wrapped) by Write when the document or its digest
-// already exists.
-var ErrExists = errors.New("evidence file already exists")
-
-// Written names the files Write published.
-type Written struct {
-	Path       string
-	DigestPath string
-	SHA256     string
-}
-
-// Write publishes data as dir/name and its digest as dir/name.sha256,
-// creating dir. Neither file may exist; both end up read-only. When the
-// digest cannot be published the document is removed again, so a document
-// is never left without its digest by Write.
-func Write(dir, name string, data []byte) (*Written, error) {
-	if name == "" || filepath.Base(name) != name || name == "." || name == ".." {
-		return nil, fmt.Errorf("evidence: invalid file name %q", name)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("evidence: %w", err)
-	}
-	path := filepath.Join(dir, name)
-	digestPath := path + DigestSuffix
-	for _, p := range []string{path, digestPath} {
-		if _, err := os.Lstat(p); err == nil {
-			return nil, fmt.Errorf("%s: %w", p, ErrExists)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("evidence: %w", err)
-		}
-	}
-	sum := sha256.Sum256(data)
-	hexSum := hex.EncodeToString(sum[:])
-	if err := publish(dir, path, data); err != nil {
-		return nil, err
-	}
-	if err := publish(dir, digestPath, []byte(DigestLine(hexSum, name))); err != nil {
-		_ = os.Remove(path)
-		return nil, err
-	}
-	if err := syncDir(dir); err != nil {
-		return nil, err
-	}
-	return &Written{Path: path, DigestPath: digestPath, SHA256: hexSum}, nil
-}
-
 // DigestLine is one line of sha256sum's output for name.
 func DigestLine(hexSum, name string) string {
 	return hexSum + "  " + name + "\n"
-}
-
-// publish writes data to a synced temporary file in dir and hard-links it
-// to path, which fails when path exists: no check-then-write race can
-// replace a document another run just published.
-func publish(dir, path string, data []byte) error {
-	tmp, err := os.CreateTemp(dir, ".evidence-*.tmp")
-	if err != nil {
-		return fmt.Errorf("evidence: %w", err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName)
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("evidence: writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o444); err != nil {
-		tmp.Close()
-		return fmt.Errorf("evidence: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("evidence: writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("evidence: writing %s: %w", path, err)
-	}
-	if err := os.Link(tmpName, path); err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%s: %w", path, ErrExists)
-		}
-		return fmt.Errorf("evidence: %w", err)
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("evidence: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("evidence: syncing %s: %w", dir, err)
-	}
-	return nil
 }

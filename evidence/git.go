@@ -27,12 +27,16 @@ func fetchBranch(ctx context.Context, repo *gitx.Repo, remote, branch string, ti
 	return err
 }
 
-// remoteBranch reads <remote>/<branch> for a collector: it fetches the
-// branch first when fetch is set (a failure is noted on the source and the
-// last fetched branch is read) and resolves its tip, which must exist. It
-// returns the branch's ref and its source for the document (Name
-// <remote>/<branch>, Revision the tip).
-func remoteBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetch bool, timeout time.Duration) (string, Source, error) {
+// remoteBranch reads <remote>/<branch> for a collector as it stood at
+// asOf: it fetches the branch first when fetch is set (a failure is noted
+// on the source and the last fetched branch is read), resolves its tip,
+// which must exist, and returns the newest first-parent commit of the tip
+// committed at or before asOf ("" when the branch has none yet) with its
+// source for the document (Name <remote>/<branch>, Revision that commit).
+// Git records no push time, so the commit time is the only clock the
+// branch has: reading the branch this way is what lets a past period be
+// collected again with the same result, whatever was pushed since.
+func remoteBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetch bool, timeout time.Duration, asOf time.Time) (string, Source, error) {
 	ref := cfg.RemoteBranchRef()
 	src := Source{Kind: "git", Name: cfg.Remote + "/" + cfg.Branch}
 	if fetch {
@@ -50,8 +54,16 @@ func remoteBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetc
 	if !ok {
 		return "", src, fmt.Errorf("%s does not exist in this clone (fetch it with 'git fetch %s %s')", src.Name, cfg.Remote, cfg.Branch)
 	}
-	src.Revision = tip
-	return ref, src, nil
+	commit, err := repo.GitLine(ctx, "rev-list", "--max-count=1", "--first-parent",
+		"--before="+asOf.UTC().Format(time.RFC3339), tip, "--")
+	if err != nil {
+		return "", src, err
+	}
+	if commit == "" && src.Note == "" {
+		src.Note = "no commit at or before " + asOf.UTC().Format(time.RFC3339)
+	}
+	src.Revision = commit
+	return commit, src, nil
 }
 
 // isAncestor reports whether commit is reachable from ref; ok=false when

@@ -112,9 +112,8 @@ type EmergencyChange struct {
 type MergeOptions struct {
 	Repo   *gitx.Repo
 	Config *config.Config
-	Period Period
-	// Now is the clock (record states are judged at Now).
-	Now       time.Time
+	// Period is the period covered; records are judged at its end.
+	Period    Period
 	Generator string
 	// Fetch updates <remote>/<branch> first, bounded by FetchTimeout; a
 	// failure is noted in the document's sources, not fatal.
@@ -158,15 +157,18 @@ func PullRequestNumber(subject string, merge bool) int {
 // those go first). Changes are in first-parent order, oldest first.
 func MergeActivity(ctx context.Context, o MergeOptions) (*Document, error) {
 	repo, cfg := o.Repo, o.Config
-	doc := newDocument(CollectorMergeActivity, o.Period, o.Now, o.Generator)
-	ref, branchSrc, err := remoteBranch(ctx, repo, cfg, o.Fetch, o.FetchTimeout)
+	doc := newDocument(CollectorMergeActivity, o.Period, o.Generator)
+	tip, branchSrc, err := remoteBranch(ctx, repo, cfg, o.Fetch, o.FetchTimeout, doc.AsOf)
 	if err != nil {
 		return nil, err
 	}
-	tip := branchSrc.Revision
 	doc.Sources = append(doc.Sources, branchSrc)
+	if tip == "" {
+		doc.Items = []Change{}
+		return doc, nil
+	}
 
-	recs, err := collectRecords(ctx, doc, o.Records, repo, cfg, ref)
+	recs, err := collectRecords(ctx, doc, o.Records, repo, cfg, tip)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +202,7 @@ func MergeActivity(ctx context.Context, o MergeOptions) (*Document, error) {
 			if cc.Category != policy.Emergency.String() {
 				continue
 			}
-			ec, f := emergencyState(recs, cc, o.Now)
+			ec, f := emergencyState(recs, cc, doc.AsOf)
 			ch.Emergency = append(ch.Emergency, ec)
 			if f != nil {
 				doc.Findings = append(doc.Findings, *f)

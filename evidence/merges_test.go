@@ -80,7 +80,7 @@ func TestMergeActivityGolden(t *testing.T) {
 	work, h := mergeFixture(t)
 	repo := openRepo(t, work)
 	doc, err := MergeActivity(context.Background(), MergeOptions{
-		Repo: repo, Config: config.Defaults(), Period: mergePeriod, Now: mergeNow,
+		Repo: repo, Config: config.Defaults(), Period: mergePeriod,
 		Generator: "guard test", Fetch: true, FetchTimeout: 10 * time.Second,
 	})
 	if err != nil {
@@ -164,7 +164,7 @@ func TestMergeActivityDeterministic(t *testing.T) {
 	work, _ := mergeFixture(t)
 	repo := openRepo(t, work)
 	run := func() []byte {
-		doc, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: config.Defaults(), Period: mergePeriod, Now: mergeNow, Generator: "guard test"})
+		doc, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: config.Defaults(), Period: mergePeriod, Generator: "guard test"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -239,7 +239,7 @@ func TestMergeActivityWithoutRemoteBranch(t *testing.T) {
 	work, _ := newClone(t)
 	gittest.CommitAt(t, work, "2026-11-27T10:00:00Z", "local\n\nChange-Category: normal", "a.txt", "a\n")
 	repo := openRepo(t, work)
-	_, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: config.Defaults(), Period: mergePeriod, Now: mergeNow})
+	_, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: config.Defaults(), Period: mergePeriod})
 	if err == nil || !strings.Contains(err.Error(), "origin/main does not exist") {
 		t.Fatalf("err = %v", err)
 	}
@@ -249,7 +249,7 @@ func TestMergeActivityFetchFailureIsNoted(t *testing.T) {
 	work, _ := mergeFixture(t)
 	gittest.Git(t, work, "remote", "set-url", "origin", work+"/does-not-exist.git")
 	repo := openRepo(t, work)
-	doc, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: config.Defaults(), Period: mergePeriod, Now: mergeNow, Fetch: true, FetchTimeout: 5 * time.Second})
+	doc, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: config.Defaults(), Period: mergePeriod, Fetch: true, FetchTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +293,7 @@ func TestMergeActivityUnprotectedBranch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: cfg, Period: mergePeriod, Now: mergeNow})
+	doc, err := MergeActivity(context.Background(), MergeOptions{Repo: repo, Config: cfg, Period: mergePeriod})
 	if err != nil {
 		t.Fatal(err)
 	}

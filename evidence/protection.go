@@ -98,7 +98,7 @@ func ConfigDigest(cfg *config.Config) (string, error) {
 func BranchProtection(ctx context.Context, o ProtectionOptions) (*Document, error) {
 	repo, cfg := o.Repo, o.Config
 	now := o.Now.UTC().Truncate(time.Second)
-	doc := newDocument(CollectorBranchProtection, Period{From: now, To: now}, now, o.Generator)
+	doc := newDocument(CollectorBranchProtection, Period{From: now, To: now}, o.Generator)
 
 	digest, err := ConfigDigest(cfg)
 	if err != nil {

@@ -2,15 +2,10 @@ package evidence
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -71,107 +66,3 @@ func truncateRunes(s string, n int) string {
 	return string(r[:n]) + "…"
 }
 
-// Problem is one defect Verify found. File is relative to the verified
-// folder, with forward slashes.
-type Problem struct {
-	File    string
-	Message string
-}
-
-func (p Problem) String() string { return p.File + ": " + p.Message }
-
-// VerifyResult lists what Verify checked and what it found.
-type VerifyResult struct {
-	// Verified are the documents whose digest matched, sorted.
-	Verified []string
-	Problems []Problem
-}
-
-// Verify re-checks every digest file (*.sha256) under dir, recursively: a
-// document whose bytes differ from its digest, a digest naming a missing
-// file, a digest file that does not parse, and a JSON document that no
-// digest covers are problems. Problems are sorted by file.
-func Verify(dir string) (*VerifyResult, error) {
-	st, err := os.Stat(dir)
-	if err != nil {
-		return nil, err
-	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("%s is not a folder", dir)
-	}
-	var digests, docs []string
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		switch {
-		case strings.HasSuffix(rel, DigestSuffix):
-			digests = append(digests, rel)
-		case strings.HasSuffix(rel, ".json"):
-			docs = append(docs, rel)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	res := &VerifyResult{}
-	covered := map[string]bool{}
-	for _, dg := range digests {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(dg)))
-		if err != nil {
-			res.Problems = append(res.Problems, Problem{File: dg, Message: err.Error()})
-			continue
-		}
-		entries, err := ParseDigests(data)
-		if err != nil {
-			res.Problems = append(res.Problems, Problem{File: dg, Message: err.Error()})
-			continue
-		}
-		if len(entries) == 0 {
-			res.Problems = append(res.Problems, Problem{File: dg, Message: "the digest file lists no file"})
-			continue
-		}
-		base := path.Dir(dg)
-		for _, e := range entries {
-			rel := path.Join(base, e.Name)
-			covered[rel] = true
-			got, err := fileSHA256(filepath.Join(dir, filepath.FromSlash(rel)))
-			switch {
-			case errors.Is(err, fs.ErrNotExist):
-				res.Problems = append(res.Problems, Problem{File: rel, Message: fmt.Sprintf("missing: %s line %d names it", dg, e.Line)})
-			case err != nil:
-				res.Problems = append(res.Problems, Problem{File: rel, Message: err.Error()})
-			case got != e.SHA256:
-				res.Problems = append(res.Problems, Problem{File: rel, Message: fmt.Sprintf("changed after it was written: its SHA-256 is %s, %s records %s", got, dg, e.SHA256)})
-			default:
-				res.Verified = append(res.Verified, rel)
-			}
-		}
-	}
-	for _, d := range docs {
-		if !covered[d] {
-			res.Problems = append(res.Problems, Problem{File: d, Message: "no digest file covers it (expected " + path.Base(d) + DigestSuffix + ")"})
-		}
-	}
-	sort.Strings(res.Verified)
-	sort.SliceStable(res.Problems, func(i, j int) bool { return res.Problems[i].File < res.Problems[j].File })
-	return res, nil
-}
-
-func fileSHA256(p string) (string, error) {
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
-}

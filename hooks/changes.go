@@ -10,7 +10,11 @@ import (
 
 // Rules turns the configuration into inference rules.
 func Rules(cfg *config.Config) policy.Rules {
-	return policy.Rules{Standard: cfg.Categories.Standard, Major: cfg.Categories.Major}
+	r := policy.Rules{Standard: cfg.Categories.Standard, Major: cfg.Categories.Major}
+	for _, w := range cfg.Workers {
+		r.Configs = append(r.Configs, w.Config)
+	}
+	return r
 }
 
 // Changes adapts a git diff to policy changes whose contents are read from

@@ -11,10 +11,11 @@ import (
 	"strings"
 
 	"github.com/guardcm/guard/config"
+	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/migrations"
-	"github.com/guardcm/guard/wranglercfg"
+	"github.com/guardcm/guard/workers"
 )
 
 // WorkTree names the working tree as the head of a migration check (what
@@ -22,108 +23,266 @@ import (
 const WorkTree = ""
 
 // MigrationFindings runs the D1 migration checker on every migrations
-// folder (guard.toml's, plus each migrations_dir of the wrangler
-// configuration's d1_databases) at headRev against baseRev, both read from
-// git objects; headRev WorkTree reads the files on disk. A folder that did
-// not change against the base is not checked at all, so a push that touches
-// no migration never opens SQLite. baseRev "" checks every file as new.
+// folder of the repository at headRev (workers.Load: each D1 database's
+// migrations_dir beside its wrangler configuration, at any depth, plus
+// guard.toml's [migrations] dir) against baseRev, both read from git
+// objects; headRev WorkTree reads the files on disk. A folder that did not
+// change against the base is not checked at all, so a push that touches no
+// migration never opens SQLite. baseRev "" checks every file as new.
 func MigrationFindings(ctx context.Context, repo *gitx.Repo, cfg *config.Config, baseRev, headRev string) ([]report.Finding, error) {
-	dirs, err := MigrationDirs(ctx, repo, cfg, headRev)
-	if err != nil {
-		return nil, err
-	}
-	return CheckMigrationDirs(ctx, repo, cfg, dirs, baseRev, headRev)
+	fs, _, err := CheckMigrations(ctx, repo, cfg, MigrationScope{Base: baseRev, Head: headRev})
+	return fs, err
 }
 
 // CheckMigrationDirs is MigrationFindings on the given folders.
 func CheckMigrationDirs(ctx context.Context, repo *gitx.Repo, cfg *config.Config, dirs []string, baseRev, headRev string) ([]report.Finding, error) {
+	fs, _, err := CheckMigrations(ctx, repo, cfg, MigrationScope{Base: baseRev, Head: headRev, Dirs: dirs})
+	return fs, err
+}
+
+// MigrationScope is what CheckMigrations looks at.
+type MigrationScope struct {
+	// Base and Head are revisions; Head WorkTree is the files on disk,
+	// Base "" checks every file as new.
+	Base, Head string
+	// Dirs limits the check to these folders (relative to the root); nil
+	// checks every folder of the workers list. A folder named here that
+	// does not exist at Head is a usage error.
+	Dirs []string
+	// BaseName names the base in the coverage line ("origin/main").
+	BaseName string
+}
+
+// FolderCoverage is what the check did with one migrations folder.
+type FolderCoverage struct {
+	Dir   string   `json:"dir"`
+	Users []string `json:"used_by"`
+	// Exists: the folder holds files at the head.
+	Exists bool `json:"exists"`
+	// Checked: replayed and judged; false when it did not change against
+	// the base (a push) or holds nothing.
+	Checked bool `json:"checked"`
+	// Migrations is the number of .sql files directly in it at the head;
+	// New those not on the base.
+	Migrations int `json:"migrations"`
+	New        int `json:"new"`
+	// MovedFrom is the folder it was at on the base, when its database's
+	// migrations_dir moved with it.
+	MovedFrom string `json:"moved_from,omitempty"`
+}
+
+// MigrationCoverage says what a migration check covered, so that "ok"
+// never means "nothing looked".
+type MigrationCoverage struct {
+	Workers  int              `json:"workers"`
+	Folders  []FolderCoverage `json:"folders"`
+	BaseName string           `json:"base,omitempty"`
+}
+
+// String is the one-line summary: "2 workers, 3 migration folders, 41
+// migrations replayed, 2 new since origin/main".
+func (c *MigrationCoverage) String() string {
+	folders, checked, replayed, fresh, absent, unchanged := len(c.Folders), 0, 0, 0, 0, 0
+	for _, f := range c.Folders {
+		switch {
+		case !f.Exists:
+			absent++
+		case f.Checked:
+			checked++
+			replayed += f.Migrations
+			fresh += f.New
+		default:
+			unchanged++
+		}
+	}
+	parts := []string{plural(c.Workers, "worker"), plural(folders, "migration folder")}
+	if folders > 0 {
+		parts = append(parts, plural(replayed, "migration")+" replayed")
+		if c.BaseName != "" {
+			parts = append(parts, fmt.Sprintf("%d new since %s", fresh, c.BaseName))
+		} else {
+			parts = append(parts, "no base to compare with (all checked as new)")
+		}
+	}
+	if unchanged > 0 {
+		parts = append(parts, plural(unchanged, "unchanged folder")+" not replayed")
+	}
+	if absent > 0 {
+		parts = append(parts, plural(absent, "folder")+" absent")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// CheckMigrations runs the D1 migration checker over the scope and says
+// what it covered.
+func CheckMigrations(ctx context.Context, repo *gitx.Repo, cfg *config.Config, sc MigrationScope) ([]report.Finding, *MigrationCoverage, error) {
 	opts, err := migrationOptions(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []report.Finding
-	for _, dir := range dirs {
-		if baseRev != "" && headRev != WorkTree {
-			changed, err := repo.DiffTrees(ctx, baseRev, headRev, dir+"/")
+	head := workers.Source(workers.AtRev(repo, sc.Head))
+	if sc.Head == WorkTree {
+		head = workers.WorkTree(repo)
+	}
+	list, err := workers.Load(ctx, head, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	cov := &MigrationCoverage{Workers: len(list.Workers), BaseName: sc.BaseName}
+	folders := list.Folders
+	if sc.Dirs != nil {
+		folders = nil
+		for _, d := range sc.Dirs {
+			d = path.Clean(filepath.ToSlash(d))
+			f := workers.Folder{Dir: d}
+			for _, lf := range list.Folders {
+				if lf.Dir == d {
+					f = lf
+				}
+			}
+			files, err := head.Files(ctx, d)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
+			}
+			if f.Exists = len(files) > 0; !f.Exists {
+				return nil, nil, fail.Usage(fmt.Errorf("migrations folder %q does not exist in %s (or holds no files)", d, head.Name()),
+					"name a folder relative to where you are, or run without --dir to check every folder 'guard workers' lists")
+			}
+			folders = append(folders, f)
+		}
+	}
+	var baseList *workers.List // loaded on demand, to pair moved folders
+	var out []report.Finding
+	for _, f := range folders {
+		fc := FolderCoverage{Dir: f.Dir, Users: f.Users, Exists: f.Exists}
+		if !f.Exists && sc.Base == "" {
+			cov.Folders = append(cov.Folders, fc)
+			continue
+		}
+		in := migrations.Input{Dir: f.Dir}
+		if sc.Head == WorkTree {
+			in.Head, err = filesOnDisk(repo.Root, f.Dir)
+		} else {
+			in.Head, err = filesAt(ctx, repo, sc.Head, f.Dir)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if sc.Base != "" {
+			in.HasBase = true
+			if in.Base, err = filesAt(ctx, repo, sc.Base, f.Dir); err != nil {
+				return nil, nil, err
+			}
+			if len(in.Base) == 0 && len(f.Keys) > 0 {
+				if baseList == nil {
+					// A base whose configurations do not parse pairs nothing:
+					// the folder is then checked as new, never skipped.
+					if bl, err := workers.Load(ctx, workers.AtRev(repo, sc.Base), cfg); err == nil {
+						baseList = bl
+					} else {
+						baseList = &workers.List{}
+					}
+				}
+				if from := movedFrom(baseList, f); from != "" {
+					old, err := filesAt(ctx, repo, sc.Base, from)
+					if err != nil {
+						return nil, nil, err
+					}
+					for i := range old {
+						old[i].Path = path.Join(f.Dir, path.Base(old[i].Path))
+					}
+					in.Base, fc.MovedFrom = old, from
+				}
+			}
+		}
+		fc.Migrations, fc.New = countMigrations(f.Dir, in.Head, in.Base)
+		if len(in.Head) == 0 && len(in.Base) == 0 {
+			cov.Folders = append(cov.Folders, fc)
+			continue
+		}
+		if sc.Base != "" && sc.Head != WorkTree && fc.MovedFrom == "" {
+			changed, err := repo.DiffTrees(ctx, sc.Base, sc.Head, f.Dir+"/")
+			if err != nil {
+				return nil, nil, err
 			}
 			if len(changed) == 0 {
+				cov.Folders = append(cov.Folders, fc)
 				continue
 			}
 		}
-		in := migrations.Input{Dir: dir}
-		if headRev == WorkTree {
-			in.Head, err = filesOnDisk(repo.Root, dir)
-		} else {
-			in.Head, err = filesAt(ctx, repo, headRev, dir)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if baseRev != "" {
-			in.HasBase = true
-			if in.Base, err = filesAt(ctx, repo, baseRev, dir); err != nil {
-				return nil, err
-			}
-		}
-		if len(in.Head) == 0 && len(in.Base) == 0 {
-			continue
-		}
 		fs, err := migrations.Check(ctx, in, opts)
 		if err != nil {
-			return nil, fmt.Errorf("checking %s: %w", dir, err)
+			return nil, nil, fmt.Errorf("checking %s: %w", f.Dir, err)
 		}
+		fc.Checked = true
+		cov.Folders = append(cov.Folders, fc)
 		out = append(out, fs...)
 	}
 	report.Sort(out)
-	return out, nil
+	return out, cov, nil
+}
+
+// movedFrom is the base folder of the databases that use f at the head,
+// when they used another folder there (a folder moved with its
+// migrations_dir, or a configuration moved with its migrations).
+func movedFrom(base *workers.List, f workers.Folder) string {
+	keys := map[string]bool{}
+	for _, k := range f.Keys {
+		keys[k] = true
+	}
+	for _, bf := range base.Folders {
+		if bf.Dir == f.Dir || !bf.Exists {
+			continue
+		}
+		for _, k := range bf.Keys {
+			if keys[k] {
+				return bf.Dir
+			}
+		}
+	}
+	return ""
+}
+
+// countMigrations counts the .sql files directly in dir at the head, and
+// those among them the base does not have.
+func countMigrations(dir string, head, base []migrations.File) (total, fresh int) {
+	onBase := map[string]bool{}
+	for _, f := range base {
+		onBase[f.Path] = true
+	}
+	for _, f := range head {
+		if path.Dir(f.Path) == dir && strings.HasSuffix(f.Path, ".sql") {
+			total++
+			if !onBase[f.Path] {
+				fresh++
+			}
+		}
+	}
+	return total, fresh
 }
 
 // MigrationDirs lists the migrations folders of the repository at rev
 // (WorkTree for the files on disk), relative to the root, without
-// duplicates.
+// duplicates (workers.Load's folders).
 func MigrationDirs(ctx context.Context, repo *gitx.Repo, cfg *config.Config, rev string) ([]string, error) {
-	seen := map[string]bool{}
-	var dirs []string
-	add := func(d string) {
-		d = strings.TrimSuffix(path.Clean(filepath.ToSlash(d)), "/")
-		if d != "" && d != "." && !seen[d] {
-			seen[d] = true
-			dirs = append(dirs, d)
-		}
+	src := workers.Source(workers.AtRev(repo, rev))
+	if rev == WorkTree {
+		src = workers.WorkTree(repo)
 	}
-	add(cfg.Migrations.Dir)
-	for _, name := range []string{"wrangler.jsonc", "wrangler.json", "wrangler.toml"} {
-		var data []byte
-		var ok bool
-		if rev == WorkTree {
-			b, err := os.ReadFile(filepath.Join(repo.Root, name))
-			if err == nil {
-				data, ok = b, true
-			} else if !errors.Is(err, os.ErrNotExist) {
-				return nil, err
-			}
-		} else {
-			b, found, err := repo.Blob(ctx, rev, name)
-			if err != nil {
-				return nil, err
-			}
-			data, ok = b, found
-		}
-		if !ok {
-			continue
-		}
-		wc, err := wranglercfg.Parse(name, data)
-		if err != nil {
-			return nil, err
-		}
-		for _, env := range append([]string{""}, wc.Envs...) {
-			for _, db := range wc.D1Databases(env) {
-				add(db.MigrationsDir)
-			}
-		}
-		break // wrangler reads the first configuration it finds
+	list, err := workers.Load(ctx, src, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, f := range list.Folders {
+		dirs = append(dirs, f.Dir)
 	}
 	return dirs, nil
 }
@@ -181,7 +340,32 @@ func filesOnDisk(root, dir string) ([]migrations.File, error) {
 	return files, nil
 }
 
-// MigrationsCheck is the RangeCheck pre-push and guard check run.
+// RuleMigrationsCovered is the notice that says what a push's migration
+// check replayed.
+const RuleMigrationsCovered = "migrations-covered"
+
+// MigrationsCheck is the RangeCheck pre-push and guard check run. When it
+// replays anything it says what, in a notice; a folder moved with its
+// migrations_dir is named as a move.
 func MigrationsCheck(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r Range, _ *Result) ([]report.Finding, error) {
-	return MigrationFindings(ctx, repo, cfg, r.Base, r.Head)
+	name := ""
+	if r.Base != "" {
+		name = cfg.Remote + "/" + cfg.Branch
+	}
+	fs, cov, err := CheckMigrations(ctx, repo, cfg, MigrationScope{Base: r.Base, Head: r.Head, BaseName: name})
+	if err != nil {
+		return nil, err
+	}
+	checked := false
+	for _, f := range cov.Folders {
+		checked = checked || f.Checked
+		if f.MovedFrom != "" {
+			fs = append(fs, report.Finding{Rule: RuleMigrationsCovered, Severity: report.SeverityNotice, File: f.Dir,
+				Message: fmt.Sprintf("migrations folder moved from %s with its migrations_dir: compared file by file with the old folder", f.MovedFrom)})
+		}
+	}
+	if checked {
+		fs = append(fs, report.Finding{Rule: RuleMigrationsCovered, Severity: report.SeverityNotice, Message: "D1 migrations: " + cov.String()})
+	}
+	return fs, nil
 }

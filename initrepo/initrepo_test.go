@@ -26,11 +26,12 @@ var (
 		"remote", "branch", "protected",
 		"categories.standard", "categories.major", "categories.threat_model", "categories.rollout_dir",
 		"pre_push.commands", "pre_push.emergency_skips_commands",
-		"migrations.dir",
+		"migrations.digits",
 		"deploy.verify",
 		"rollback.records_dir",
 	}
 	exampleKeys = []string{
+		"workers.config", "migrations.dir",
 		"deploy.wrangler", "deploy.health.url", "deploy.health.status", "deploy.d1.binding",
 		"pr.motivation_headings", "pr.checklist_files", "pr.checklist_heading",
 	}

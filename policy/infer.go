@@ -3,9 +3,11 @@ package policy
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
+	"github.com/guardcm/guard/workers"
 	"github.com/guardcm/guard/wranglercfg"
 )
 
@@ -37,6 +39,16 @@ type Change struct {
 type Rules struct {
 	Standard []string // documentation and other pre-approved paths
 	Major    []string // paths whose change is always major
+	// Configs are wrangler configurations with names guard does not find
+	// by itself (guard.toml [[workers]] config): they count as wrangler
+	// configurations besides every wrangler.toml|json|jsonc outside
+	// node_modules.
+	Configs []string
+}
+
+// isConfig reports whether p is a wrangler configuration under r.
+func (r Rules) isConfig(p string) bool {
+	return p != "" && (workers.IsConfigName(p) || slices.Contains(r.Configs, p))
 }
 
 // DefaultRules are the policy's defaults (guard.toml [categories]).
@@ -87,6 +99,8 @@ var lockfiles = map[string]bool{
 
 // Infer returns the category a set of changes requires:
 //   - major when a path matches a Major glob, a wrangler configuration
+//     (any wrangler.toml|json|jsonc outside node_modules, or one of
+//     Rules.Configs)
 //     appears (added, or renamed/copied from another directory or name:
 //     a new Worker), or a configuration gains a binding (AddedBindings, env
 //     sections included), a new env section or a new top-level name (each
@@ -177,8 +191,8 @@ func classify(ch Change, rules Rules) ([]Reason, error) {
 		}
 	}
 
-	if wranglercfg.IsConfigFile(ch.Path) || kind == Renamed && wranglercfg.IsConfigFile(ch.OldPath) {
-		return classifyWrangler(ch, kind)
+	if rules.isConfig(ch.Path) || kind == Renamed && rules.isConfig(ch.OldPath) {
+		return classifyWrangler(ch, kind, rules)
 	}
 
 	standard := true
@@ -228,12 +242,12 @@ func classify(ch Change, rules Rules) ([]Reason, error) {
 	return one(Normal, "not documentation, a lockfile or a dependency version bump"), nil
 }
 
-func classifyWrangler(ch Change, kind ChangeKind) ([]Reason, error) {
+func classifyWrangler(ch Change, kind ChangeKind, rules Rules) ([]Reason, error) {
 	one := func(c Category, format string, args ...any) []Reason {
 		return []Reason{{Path: ch.Path, Category: c, Why: fmt.Sprintf(format, args...)}}
 	}
-	isNew := wranglercfg.IsConfigFile(ch.Path)
-	wasOld := kind == Renamed && wranglercfg.IsConfigFile(ch.OldPath)
+	isNew := rules.isConfig(ch.Path)
+	wasOld := kind == Renamed && rules.isConfig(ch.OldPath)
 	switch {
 	case kind == Deleted:
 		return one(Normal, "removes a wrangler configuration"), nil

@@ -378,3 +378,34 @@ func BenchmarkInfer10Files(b *testing.B) {
 		}
 	}
 }
+
+func TestInferConfiguredAndIgnoredConfigs(t *testing.T) {
+	base := "name = \"web\"\n"
+	head := "name = \"web\"\n[[kv_namespaces]]\nbinding = \"SESSIONS\"\nid = \"1\"\n"
+	rules := DefaultRules()
+	// Without guard.toml naming it, wrangler.kv.toml is just a file.
+	inf, err := Infer([]Change{mod("apps/web/wrangler.kv.toml", base, head)}, rules)
+	if err != nil || inf.Category != Normal {
+		t.Fatalf("unnamed kv config: %v %v", inf, err)
+	}
+	rules.Configs = []string{"apps/web/wrangler.kv.toml"}
+	inf, err = Infer([]Change{mod("apps/web/wrangler.kv.toml", base, head)}, rules)
+	if err != nil || inf.Category != Major || !strings.Contains(inf.Reasons[0].Why, "adds binding kv_namespaces SESSIONS") {
+		t.Fatalf("configured kv config: %+v %v", inf, err)
+	}
+	// A new configured configuration is a new service.
+	inf, err = Infer([]Change{{Path: "apps/web/wrangler.kv.toml", Kind: Added, New: content(head, nil)}}, rules)
+	if err != nil || inf.Category != Major {
+		t.Fatalf("new configured kv config: %+v %v", inf, err)
+	}
+	// A vendored configuration under node_modules is not one of ours.
+	inf, err = Infer([]Change{{Path: "node_modules/pkg/wrangler.toml", Kind: Added, New: mustNotRead(t, "node_modules/pkg/wrangler.toml")}}, DefaultRules())
+	if err != nil || inf.Category != Normal {
+		t.Fatalf("node_modules config: %+v %v", inf, err)
+	}
+	// A binding added in a sub-folder's configuration is major, at any depth.
+	inf, err = Infer([]Change{mod("apps/api/wrangler.toml", base, head)}, DefaultRules())
+	if err != nil || inf.Category != Major {
+		t.Fatalf("sub-folder config: %+v %v", inf, err)
+	}
+}

@@ -225,9 +225,9 @@ func (c *Config) D1Databases(env string) []D1Database {
 // Binding is one resource, route or consumer a configuration attaches to
 // its Worker.
 type Binding struct {
-	Env  string // "" for the top level, else the env.<name> section
-	Kind string // the configuration key: "d1_databases", "queues.producers", "custom_domains", ...
-	Name string // the binding name, or the route pattern / queue / service for kinds that have none
+	Env  string `json:"env"`  // "" for the top level, else the env.<name> section
+	Kind string `json:"kind"` // the configuration key: "d1_databases", "queues.producers", "custom_domains", ...
+	Name string `json:"name"` // the binding name, or the route pattern / queue / service for kinds that have none
 }
 
 func (b Binding) String() string {

@@ -37,6 +37,7 @@ type CLI struct {
 	Config     ConfigCmd     `cmd:"" help:"Print the effective configuration."`
 	Doctor     DoctorCmd     `cmd:"" help:"Check hooks, configuration, git, wrangler and credentials."`
 	Init       InitCmd       `cmd:"" help:"Write the files a repository needs to adopt the policy (never overwrites)."`
+	Workers    WorkersCmd    `cmd:"" help:"List the workers: every wrangler configuration, its worker names, bindings and D1 migrations folders."`
 	Migrations MigrationsCmd `cmd:"" help:"D1 migration checks."`
 	Deploy     DeployCmd     `cmd:"" help:"Deploy the worker: only origin's branch, through wrangler, recorded and verified."`
 	History    HistoryCmd    `cmd:"" help:"List the worker's deployments joined with guard's deploy records."`

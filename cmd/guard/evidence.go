@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -19,20 +18,22 @@ type EvidenceCmd struct {
 	MergeActivity    EvidenceMergeActivityCmd    `cmd:"" name:"merge-activity" help:"Every change that reached the remote branch in the period: merges, squash merges and direct pushes, with categories, reviews and emergency records (daily; A.8.25, A.8.32)."`
 	Deployments      EvidenceDeploymentsCmd      `cmd:"" help:"Every deployment and rollback of the worker in the period, from the Cloudflare API joined with guard's records (weekly; A.5.8, A.8.32)."`
 	BranchProtection EvidenceBranchProtectionCmd `cmd:"" name:"branch-protection" help:"What guard enforces in this clone and, with GITHUB_TOKEN, GitHub's protection of the branch (daily; A.8.19, A.8.25, A.8.31)."`
-	Verify           EvidenceVerifyCmd           `cmd:"" help:"Re-check the SHA-256 of every evidence document in a folder."`
+	Verify           EvidenceVerifyCmd           `cmd:"" help:"Check an evidence store (a folder or r2://BUCKET/PREFIX) against its index: every document present, unchanged and indexed."`
 }
 
 // EvidenceMergeActivityCmd is guard evidence merge-activity.
 type EvidenceMergeActivityCmd struct {
-	Since   string `default:"24h" help:"Length of the period ending now (24h, 7d, 2w, 1d12h)." placeholder:"DURATION"`
-	Out     string `help:"Write the document and its .sha256 into this folder, never overwriting; default: print the document on stdout." placeholder:"DIR"`
+	Since   string `default:"24h" help:"Start of the period: a length counted back from its end (24h, 7d, 2w, 1d12h), a date or an RFC 3339 instant." placeholder:"WHEN"`
+	Until   string `help:"End of the period: a date (2026-12-01: its midnight UTC) or an RFC 3339 instant, in the past. Default: now." placeholder:"WHEN"`
+	Out     string `help:"Publish the document, its .sha256 and an index entry into this evidence store: a folder, or r2://BUCKET/PREFIX under a bucket lock. Nothing is ever overwritten; the same period again is a no-op. Default: print the document on stdout." placeholder:"DIR|r2://BUCKET/PREFIX"`
 	NoFetch bool   `help:"Read the last fetched remote branch instead of fetching it first."`
 }
 
 // EvidenceDeploymentsCmd is guard evidence deployments.
 type EvidenceDeploymentsCmd struct {
-	Since   string `default:"7d" help:"Length of the period ending now (24h, 7d, 2w)." placeholder:"DURATION"`
-	Out     string `help:"Write the document and its .sha256 into this folder, never overwriting; default: print the document on stdout." placeholder:"DIR"`
+	Since   string `default:"7d" help:"Start of the period: a length counted back from its end (24h, 7d, 2w), a date or an RFC 3339 instant." placeholder:"WHEN"`
+	Until   string `help:"End of the period: a date (2026-12-01: its midnight UTC) or an RFC 3339 instant, in the past. Default: now." placeholder:"WHEN"`
+	Out     string `help:"Publish the document, its .sha256 and an index entry into this evidence store: a folder, or r2://BUCKET/PREFIX under a bucket lock. Nothing is ever overwritten; the same period again is a no-op. Default: print the document on stdout." placeholder:"DIR|r2://BUCKET/PREFIX"`
 	Env     string `help:"The wrangler environment whose worker to report." placeholder:"ENV"`
 	Config  string `help:"The wrangler configuration file (as for guard deploy)." placeholder:"FILE"`
 	NoFetch bool   `help:"Do not fetch the remote branch and the team's deploy records first."`
@@ -40,12 +41,12 @@ type EvidenceDeploymentsCmd struct {
 
 // EvidenceBranchProtectionCmd is guard evidence branch-protection.
 type EvidenceBranchProtectionCmd struct {
-	Out string `help:"Write the document and its .sha256 into this folder, never overwriting; default: print the document on stdout." placeholder:"DIR"`
+	Out string `help:"Publish the document, its .sha256 and an index entry into this evidence store: a folder, or r2://BUCKET/PREFIX under a bucket lock. Nothing is ever overwritten; the same period again is a no-op. Default: print the document on stdout." placeholder:"DIR|r2://BUCKET/PREFIX"`
 }
 
 // EvidenceVerifyCmd is guard evidence verify.
 type EvidenceVerifyCmd struct {
-	Dir string `arg:"" help:"The evidence folder (searched recursively)." placeholder:"DIR"`
+	Store string `arg:"" help:"The evidence store: a folder or r2://BUCKET/PREFIX." placeholder:"DIR|r2://BUCKET/PREFIX"`
 }
 
 // evidenceNow is the collectors' clock: guardClock (GUARD_NOW when set,
@@ -58,16 +59,17 @@ func evidenceNow() (time.Time, error) {
 	return now().UTC(), nil
 }
 
-func evidencePeriod(since string) (evidence.Period, time.Time, error) {
-	d, err := evidence.ParseSince(since)
-	if err != nil {
-		return evidence.Period{}, time.Time{}, fail.Usage(fmt.Errorf("--since: %w", err))
-	}
+// evidencePeriod resolves --since and --until at the collectors' clock.
+func evidencePeriod(since, until string) (evidence.Period, error) {
 	now, err := evidenceNow()
 	if err != nil {
-		return evidence.Period{}, time.Time{}, err
+		return evidence.Period{}, err
 	}
-	return evidence.NewPeriod(now, d), now, nil
+	p, err := evidence.ParsePeriod(since, until, now)
+	if err != nil {
+		return evidence.Period{}, fail.Usage(err)
+	}
+	return p, nil
 }
 
 func generator() string { return "guard " + Version }
@@ -85,21 +87,38 @@ func emitEvidence(env *Env, doc *evidence.Document, subject, out string) error {
 			return fail.External(err)
 		}
 	} else {
-		w, err := evidence.Write(out, evidence.FileName(doc, subject), data)
-		if errors.Is(err, evidence.ErrExists) {
-			return fail.Refused(err, "evidence is never overwritten: keep the existing document, or write into another folder")
-		}
+		st, err := env.EvidenceStore(out)
 		if err != nil {
-			return fail.External(err)
+			return err
 		}
-		fmt.Fprintf(env.Stderr, "guard: wrote %s and %s\n", w.Path, filepath.Base(w.DigestPath))
-		fmt.Fprintln(env.Stdout, w.Path)
+		if err := publishEvidence(env, st, evidence.FileName(doc, subject), data); err != nil {
+			return err
+		}
 	}
 	if err := report.Write(env.Stderr, report.FormatText, doc.Findings); err != nil {
 		return fail.External(err)
 	}
 	fmt.Fprintf(env.Stderr, "guard: %s %s..%s: %s, %s\n", doc.Collector,
 		doc.Period.From.Format(time.RFC3339), doc.Period.To.Format(time.RFC3339), countItems(doc), countFindings(doc.Findings))
+	return nil
+}
+
+// publishEvidence publishes one document into a store and says what was
+// written, or that the store already held it.
+func publishEvidence(env *Env, st evidence.Store, name string, data []byte) error {
+	p, err := evidence.Publish(env.Ctx, st, name, data)
+	if errors.Is(err, evidence.ErrDiffers) {
+		return fail.Refused(err, "evidence is never rewritten: a period collected again with another result means its history changed; keep the published document and investigate ('guard evidence verify "+st.Location()+"')")
+	}
+	if err != nil {
+		return storeError(err)
+	}
+	if p.Already {
+		fmt.Fprintf(env.Stderr, "guard: %s already holds %s (index entry %d, sha256 %s): nothing written\n", st.Location(), p.Name, p.Seq, p.SHA256)
+	} else {
+		fmt.Fprintf(env.Stderr, "guard: wrote %s into %s: %s\n", p.Name, st.Location(), strings.Join(p.Wrote, ", "))
+	}
+	fmt.Fprintln(env.Stdout, storePath(st, p.Name))
 	return nil
 }
 
@@ -140,12 +159,12 @@ func (c *EvidenceMergeActivityCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	period, now, err := evidencePeriod(c.Since)
+	period, err := evidencePeriod(c.Since, c.Until)
 	if err != nil {
 		return err
 	}
 	doc, err := evidence.MergeActivity(env.Ctx, evidence.MergeOptions{
-		Repo: repo, Config: cfg, Period: period, Now: now, Generator: generator(),
+		Repo: repo, Config: cfg, Period: period, Generator: generator(),
 		Fetch: !c.NoFetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
 	})
 	if err != nil {
@@ -161,7 +180,7 @@ func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	period, now, err := evidencePeriod(c.Since)
+	period, err := evidencePeriod(c.Since, c.Until)
 	if err != nil {
 		return err
 	}
@@ -171,7 +190,7 @@ func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
 	}
 	t := cf.Target
 	doc, err := evidence.Deployments(env.Ctx, evidence.DeploymentOptions{
-		Repo: repo, Config: cfg, Period: period, Now: now, Generator: generator(),
+		Repo: repo, Config: cfg, Period: period, Generator: generator(),
 		Worker: t.Worker, Env: c.Env, Account: t.Account,
 		API:    cf.API(),
 		Ledger: ledger.Open(ledger.DefaultPath(repo)),
@@ -271,22 +290,32 @@ func warnSources(env *Env, doc *evidence.Document) {
 	}
 }
 
-// Run verifies every digest under the folder.
+// Run verifies a store against its index.
 func (c *EvidenceVerifyCmd) Run(env *Env) error {
-	res, err := evidence.Verify(c.Dir)
+	st, err := env.EvidenceStore(c.Store)
 	if err != nil {
-		return fail.Usage(err)
+		return err
+	}
+	if d, ok := st.(evidence.DirStore); ok {
+		if fi, err := os.Stat(d.Dir); err != nil || !fi.IsDir() {
+			return fail.Usage(fmt.Errorf("%s is not an evidence folder", d.Dir))
+		}
+	}
+	res, err := evidence.Verify(env.Ctx, st)
+	if err != nil {
+		return storeError(err)
 	}
 	for _, p := range res.Problems {
-		fmt.Fprintf(env.Stderr, "guard: error: %s\n", filepath.Join(c.Dir, filepath.FromSlash(p.File))+": "+p.Message)
+		fmt.Fprintf(env.Stderr, "guard: error: %s: %s\n", storePath(st, p.File), p.Message)
 	}
 	if len(res.Problems) > 0 {
 		return fail.AlreadyReported(fail.KindRefused, fmt.Sprintf("%s in %s failed verification (%s verified)",
-			plural(len(res.Problems), "evidence file"), c.Dir, plural(len(res.Verified), "document")))
+			plural(len(res.Problems), "problem"), st.Location(), plural(len(res.Verified), "document")))
 	}
 	if len(res.Verified) == 0 {
-		return fail.Refused(fmt.Errorf("%s holds no evidence document with a digest", c.Dir))
+		return fail.Refused(fmt.Errorf("%s holds no indexed evidence document", st.Location()))
 	}
-	fmt.Fprintf(env.Stderr, "guard: %s in %s verified\n", plural(len(res.Verified), "document"), c.Dir)
+	fmt.Fprintf(env.Stderr, "guard: %s in %s verified against its index (head: entry %d, sha256 %s)\n",
+		plural(len(res.Verified), "document"), st.Location(), res.HeadSeq, res.HeadSHA256)
 	return nil
 }
