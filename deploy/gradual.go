@@ -169,17 +169,22 @@ func describeSplit(vs []cfapi.DeploymentVersion) string {
 	return strings.Join(parts, ", ")
 }
 
-// gradual uploads the new version and runs the rollout; the pending
-// record (carrying the rollout's initial state) is written.
-func (d *deployer) gradual(ctx context.Context, runner *wrangler.Runner, api *cfapi.Client, pending ledger.Record) error {
+// gradual uploads the new version from the build b and runs the rollout;
+// the pending record (carrying the rollout's initial state) is written.
+func (d *deployer) gradual(ctx context.Context, runner *wrangler.Runner, api *cfapi.Client, pending ledger.Record, b *Build) error {
 	t, st := d.t, d.rollout
 	d.voice.Say("uploading %s from %s without traffic: %s", t.Worker, gitx.ShortHash(d.res.Commit), d.res.Message)
 	d.res.Timing.Before = time.Since(d.start)
 	wstart := time.Now()
 	up, err := runner.VersionsUpload(ctx, wrangler.UploadArgs{
-		Config: t.ConfigPath, Env: t.Env, Message: d.res.Message, Tag: Tag(d.res.Commit), Extra: d.o.ExtraArgs,
+		Config: b.Config, Env: t.Env, Message: d.res.Message, Tag: Tag(d.res.Commit), Extra: d.o.ExtraArgs,
+		OutDir: b.OutDir, Metafile: b.Metafile,
 	})
 	d.res.Timing.Wrangler = time.Since(wstart)
+	bundle := d.readBundle(b)
+	if bundle != nil {
+		pending.BundleSHA256, pending.Bundle = bundle.SHA256, bundle.Files
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err() // pending, phase uploaded: --abort closes it
@@ -197,11 +202,23 @@ func (d *deployer) gradual(ctx context.Context, runner *wrangler.Runner, api *cf
 	}
 	st.NewVersion, st.Phase = up.VersionID, rollout.PhaseUploaded
 	d.res.VersionID = up.VersionID
-	drv := &rolloutDriver{d: d, runner: runner, api: api, pending: pending, serving: st.OldDeployment}
+	drv := &rolloutDriver{d: d, runner: runner, api: api, pending: pending, serving: st.OldDeployment, config: b.Config}
 	if err := drv.Save(st); err != nil {
 		return fail.External(err)
 	}
 	d.voice.Say("uploaded version %s; it serves no traffic yet", up.VersionID)
+	if bundle != nil && len(bundle.Outside) > 0 {
+		// The version was built from more than the commit: it never gets
+		// a deployment, not even at 0 %.
+		zero := -1
+		st.FailedStep, st.Phase = &zero, rollout.PhaseFailed
+		why := fmt.Sprintf("the bundle read %d file(s) from outside commit %s and its locked dependencies: %s",
+			len(bundle.Outside), gitx.ShortHash(d.res.Commit), strings.Join(limitList(bundle.Outside, 10), ", "))
+		if err := d.closeRollout(ctx, drv, st, why); err != nil {
+			return err
+		}
+		return fail.Refused(fmt.Errorf("version %s was not deployed: %s", up.VersionID, why), "build only from the commit: remove what reads files outside it")
+	}
 	return d.runRollout(ctx, drv, st)
 }
 
@@ -363,6 +380,8 @@ type rolloutDriver struct {
 	checked bool
 	// failures are the failed checks of the last verification.
 	failures []string
+	// config is the wrangler configuration passed with --config.
+	config string
 }
 
 func (r *rolloutDriver) Deploy(ctx context.Context, shares []rollout.Share, label string) (string, error) {
@@ -375,7 +394,7 @@ func (r *rolloutDriver) Deploy(ctx context.Context, shares []rollout.Share, labe
 		ws[i] = wrangler.Share{VersionID: s.VersionID, Percent: s.Percent}
 	}
 	wstart := time.Now()
-	id, werr := r.runner.VersionsDeploy(ctx, wrangler.VersionsDeployArgs{Config: d.t.ConfigPath, Env: d.t.Env, Shares: ws, Message: message})
+	id, werr := r.runner.VersionsDeploy(ctx, wrangler.VersionsDeployArgs{Config: r.config, Env: d.t.Env, Shares: ws, Message: message})
 	d.res.Timing.Wrangler += time.Since(wstart)
 	if werr != nil && ctx.Err() != nil {
 		return "", werr
@@ -532,7 +551,7 @@ func (d *deployer) finish(ctx context.Context, abort bool) error {
 	d.res.Commit, d.res.Tree, d.res.VersionID, d.res.Categories = last.Commit, last.Tree, st.NewVersion, last.Categories
 	api := cfapi.New(o.Token, t.Account, o.APIOptions...)
 	runner := wrangler.ForAccount(wcmd, repo.Root, o.Token, t.Account, o.Stdout, d.stderr)
-	drv := &rolloutDriver{d: d, runner: runner, api: api, pending: pending}
+	drv := &rolloutDriver{d: d, runner: runner, api: api, pending: pending, config: t.ConfigPath}
 	d.voice.Say("gradual deploy of %s version %s (ledger record %d) stopped at %s", t.Worker, orUnknown(st.NewVersion), last.Ref, where(st))
 
 	if st.NewVersion == "" {

@@ -20,11 +20,14 @@ const MaxRollbackMessage = 120
 
 // DeployArgs are the inputs of `wrangler deploy`.
 type DeployArgs struct {
-	Config  string   // --config; empty lets wrangler find wrangler.toml/json(c)
-	Env     string   // --env; empty is the top-level environment
-	Message string   // --message: the version's and deployment's workers/message
-	Tag     string   // --tag: the version's workers/tag
-	Extra   []string // more arguments, passed through after guard's
+	Config  string // --config; empty lets wrangler find wrangler.toml/json(c)
+	Env     string // --env; empty is the top-level environment
+	Message string // --message: the version's and deployment's workers/message
+	Tag     string // --tag: the version's workers/tag
+	// OutDir and Metafile, when set, receive the bundle wrangler uploads
+	// and esbuild's metadata of it (--outdir, --metafile).
+	OutDir, Metafile string
+	Extra            []string // more arguments, passed through after guard's
 }
 
 // DeployResult is what wrangler reports about a deploy.
@@ -77,6 +80,12 @@ func (r *Runner) Deploy(ctx context.Context, a DeployArgs) (*DeployResult, error
 	}
 	if a.Tag != "" {
 		args = append(args, "--tag="+a.Tag)
+	}
+	if a.OutDir != "" {
+		args = append(args, "--outdir="+a.OutDir)
+	}
+	if a.Metafile != "" {
+		args = append(args, "--metafile="+a.Metafile)
 	}
 	args = append(args, a.Extra...)
 	res, err := r.run(ctx, "wrangler deploy", args...)
@@ -283,7 +292,10 @@ type UploadArgs struct {
 	Env     string   // --env
 	Message string   // --message: the version's workers/message
 	Tag     string   // --tag: the version's workers/tag
-	Extra   []string // more arguments, passed through after guard's
+	// OutDir and Metafile, when set, receive the bundle wrangler uploads
+	// and esbuild's metadata (as DeployArgs).
+	OutDir, Metafile string
+	Extra            []string // more arguments, passed through after guard's
 }
 
 // UploadResult is what wrangler reports about an uploaded version.
@@ -307,6 +319,12 @@ func (r *Runner) VersionsUpload(ctx context.Context, a UploadArgs) (*UploadResul
 	}
 	if a.Tag != "" {
 		args = append(args, "--tag="+a.Tag)
+	}
+	if a.OutDir != "" {
+		args = append(args, "--outdir="+a.OutDir)
+	}
+	if a.Metafile != "" {
+		args = append(args, "--metafile="+a.Metafile)
 	}
 	args = append(args, a.Extra...)
 	res, err := r.run(ctx, name, args...)
