@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"github.com/guardcm/guard/internal/wrangler"
 	"github.com/guardcm/guard/ledger"
 	"github.com/guardcm/guard/policy"
+	"github.com/guardcm/guard/pristine"
 	"github.com/guardcm/guard/records"
 	"github.com/guardcm/guard/rollout"
 )
@@ -173,15 +175,33 @@ func describeSplit(vs []cfapi.DeploymentVersion) string {
 // the pending record (carrying the rollout's initial state) is written.
 func (d *deployer) gradual(ctx context.Context, runner *wrangler.Runner, api *cfapi.Client, pending ledger.Record, b *Build) error {
 	t, st := d.t, d.rollout
-	d.voice.Say("uploading %s from %s without traffic: %s", t.Worker, gitx.ShortHash(d.res.Commit), d.res.Message)
 	d.res.Timing.Before = time.Since(d.start)
 	wstart := time.Now()
+	// `versions upload` cannot write esbuild's metafile: the bundle is
+	// built once without uploading (--dry-run, no API call) and its inputs
+	// checked, then the uploaded bundle must be that one, byte for byte.
+	checked, err := d.checkedBundle(ctx, runner, b)
+	if err != nil {
+		d.res.Timing.Wrangler = time.Since(wstart)
+		return d.uploadFailed(ctx, pending, err, "nothing was uploaded or deployed")
+	}
+	d.voice.Say("uploading %s from %s without traffic: %s", t.Worker, gitx.ShortHash(d.res.Commit), d.res.Message)
+	uploadDir := b.OutDir + "-upload"
 	up, err := runner.VersionsUpload(ctx, wrangler.UploadArgs{
 		Config: b.Config, Env: t.Env, Message: d.res.Message, Tag: Tag(d.res.Commit), Extra: d.o.ExtraArgs,
-		OutDir: b.OutDir, Metafile: b.Metafile,
+		OutDir: uploadDir,
 	})
 	d.res.Timing.Wrangler = time.Since(wstart)
-	bundle := d.readBundle(b)
+	var bundle *pristine.Bundle
+	if err == nil {
+		bundle, err = pristine.ReadBundle(uploadDir, "", filepath.Dir(b.Config), nil)
+		if diff := bundleDiff(checked, bundle); err == nil && diff != "" {
+			err = fmt.Errorf("the bundle wrangler uploaded (SHA-256 %s) is not the one guard checked: %s differ", bundle.SHA256, diff)
+		}
+		if err != nil {
+			err = fmt.Errorf("version %s was uploaded but is not deployed: %w", up.VersionID, err)
+		}
+	}
 	if bundle != nil {
 		pending.BundleSHA256, pending.Bundle = bundle.SHA256, bundle.Files
 	}
@@ -189,13 +209,7 @@ func (d *deployer) gradual(ctx context.Context, runner *wrangler.Runner, api *cf
 		if ctx.Err() != nil {
 			return ctx.Err() // pending, phase uploaded: --abort closes it
 		}
-		st.Phase = rollout.PhaseFailed
-		rec := ledger.Outcome(pending)
-		rec.Status, rec.Error, rec.Rollout = ledger.StatusFailed, Summarize(err), st.Clone()
-		if _, ferr := d.ledger.Append(rec); ferr != nil {
-			return fail.External(errors.Join(errors.New(Summarize(err)), ferr))
-		}
-		return fail.External(errors.New(Summarize(err)), "nothing was deployed: the version was not uploaded")
+		return d.uploadFailed(ctx, pending, err, "nothing was deployed")
 	}
 	if up.WorkerName != "" && up.WorkerName != t.Worker {
 		d.voice.Warn("wrangler uploaded worker %q, guard expected %q", up.WorkerName, t.Worker)
@@ -207,19 +221,64 @@ func (d *deployer) gradual(ctx context.Context, runner *wrangler.Runner, api *cf
 		return fail.External(err)
 	}
 	d.voice.Say("uploaded version %s; it serves no traffic yet", up.VersionID)
-	if bundle != nil && len(bundle.Outside) > 0 {
-		// The version was built from more than the commit: it never gets
-		// a deployment, not even at 0 %.
-		zero := -1
-		st.FailedStep, st.Phase = &zero, rollout.PhaseFailed
-		why := fmt.Sprintf("the bundle read %d file(s) from outside commit %s and its locked dependencies: %s",
-			len(bundle.Outside), gitx.ShortHash(d.res.Commit), strings.Join(limitList(bundle.Outside, 10), ", "))
-		if err := d.closeRollout(ctx, drv, st, why); err != nil {
-			return err
-		}
-		return fail.Refused(fmt.Errorf("version %s was not deployed: %s", up.VersionID, why), "build only from the commit: remove what reads files outside it")
-	}
 	return d.runRollout(ctx, drv, st)
+}
+
+// bundleDiff names the files of two bundles that differ, "" when they
+// are the same code. Source maps are left out: they name the output
+// folder, which differs between the checked build and the upload.
+func bundleDiff(checked, uploaded *pristine.Bundle) string {
+	if checked == nil || uploaded == nil {
+		return ""
+	}
+	var diff []string
+	for name, sum := range checked.Files {
+		if uploaded.Files[name] != sum && !strings.HasSuffix(name, ".map") {
+			diff = append(diff, name)
+		}
+	}
+	for name := range uploaded.Files {
+		if _, ok := checked.Files[name]; !ok && !strings.HasSuffix(name, ".map") {
+			diff = append(diff, name)
+		}
+	}
+	sort.Strings(diff)
+	return strings.Join(limitList(diff, 10), ", ")
+}
+
+// checkedBundle builds the bundle without uploading it and checks that
+// esbuild read nothing outside the commit and its locked dependencies.
+func (d *deployer) checkedBundle(ctx context.Context, runner *wrangler.Runner, b *Build) (*pristine.Bundle, error) {
+	err := runner.DryRunBundle(ctx, wrangler.BundleArgs{Config: b.Config, Env: d.t.Env, OutDir: b.OutDir, Metafile: b.Metafile, Extra: d.o.ExtraArgs})
+	if err != nil {
+		return nil, err
+	}
+	bundle := d.readBundle(b)
+	if bundle != nil && len(bundle.Outside) > 0 {
+		return nil, fail.Refused(fmt.Errorf("the bundle read %d file(s) from outside commit %s and its locked dependencies: %s",
+			len(bundle.Outside), gitx.ShortHash(d.res.Commit), strings.Join(limitList(bundle.Outside, 10), ", ")),
+			"build only from the commit: remove what reads files outside it")
+	}
+	return bundle, nil
+}
+
+// uploadFailed records a gradual deploy that ended before any deployment.
+func (d *deployer) uploadFailed(ctx context.Context, pending ledger.Record, cause error, what string) error {
+	if ctx.Err() != nil {
+		return ctx.Err() // pending: --abort closes it
+	}
+	st := d.rollout
+	st.Phase = rollout.PhaseFailed
+	rec := ledger.Outcome(pending)
+	rec.Status, rec.Error, rec.Rollout = ledger.StatusFailed, Summarize(cause), st.Clone()
+	if _, ferr := d.ledger.Append(rec); ferr != nil {
+		return fail.External(errors.Join(errors.New(Summarize(cause)), ferr))
+	}
+	var fe *fail.Error
+	if errors.As(cause, &fe) {
+		return cause
+	}
+	return fail.External(errors.New(Summarize(cause)), what)
 }
 
 // runRollout runs the engine from st and records how it ended.

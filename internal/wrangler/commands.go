@@ -414,3 +414,27 @@ func (r *Runner) VersionsDeploy(ctx context.Context, a VersionsDeployArgs) (stri
 var versionIDShape = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 })
+
+// BundleArgs are the inputs of `wrangler deploy --dry-run`: the build alone.
+type BundleArgs struct {
+	Config, Env      string
+	OutDir, Metafile string   // required: where the bundle and esbuild's metadata go
+	Extra            []string // the deploy's pass-through arguments (they shape the build)
+}
+
+// DryRunBundle runs `wrangler deploy --dry-run --outdir --metafile`: the
+// bundle a deploy would upload, built without any API call. A gradual
+// deploy checks it before `versions upload` (which cannot write esbuild's
+// metafile).
+func (r *Runner) DryRunBundle(ctx context.Context, a BundleArgs) error {
+	if a.OutDir == "" {
+		return errors.New("wrangler deploy --dry-run: an output directory is required")
+	}
+	args := append([]string{"deploy", "--dry-run", "--outdir=" + a.OutDir}, common(a.Config, a.Env)...)
+	if a.Metafile != "" {
+		args = append(args, "--metafile="+a.Metafile)
+	}
+	args = append(args, a.Extra...)
+	_, err := r.run(ctx, "wrangler deploy --dry-run", args...)
+	return err
+}
