@@ -371,7 +371,10 @@ func (d *deployer) closeRollout(ctx context.Context, drv *rolloutDriver, st *rol
 		if st.FailedStep != nil {
 			rec.Verified = ledger.VerifiedBad
 		}
-		if st.MaxPercent() > 0 && st.Return != nil {
+		// The emergency-change record belongs to whoever went back: here
+		// only when this run made the return deployment (after a guard
+		// rollback during the split, that rollback wrote it).
+		if st.MaxPercent() > 0 && st.Return != nil && drv.returned {
 			rec.RecordFile = d.rolloutRecord(ctx, drv, st, why)
 		}
 	}
@@ -441,6 +444,12 @@ type rolloutDriver struct {
 	failures []string
 	// config is the wrangler configuration passed with --config.
 	config string
+	// returned is set once this run made the deployment that gave the
+	// old version 100 % back.
+	returned bool
+	// versionsDeploy is runner.VersionsDeploy; the step benchmark puts
+	// the same API call in its place to time guard's own work alone.
+	versionsDeploy func(context.Context, wrangler.VersionsDeployArgs) (string, error)
 }
 
 func (r *rolloutDriver) Deploy(ctx context.Context, shares []rollout.Share, label string) (string, error) {
@@ -453,7 +462,11 @@ func (r *rolloutDriver) Deploy(ctx context.Context, shares []rollout.Share, labe
 		ws[i] = wrangler.Share{VersionID: s.VersionID, Percent: s.Percent}
 	}
 	wstart := time.Now()
-	id, werr := r.runner.VersionsDeploy(ctx, wrangler.VersionsDeployArgs{Config: r.config, Env: d.t.Env, Shares: ws, Message: message})
+	run := r.versionsDeploy
+	if run == nil {
+		run = r.runner.VersionsDeploy
+	}
+	id, werr := run(ctx, wrangler.VersionsDeployArgs{Config: r.config, Env: d.t.Env, Shares: ws, Message: message})
 	d.res.Timing.Wrangler += time.Since(wstart)
 	if werr != nil && ctx.Err() != nil {
 		return "", werr
@@ -473,6 +486,7 @@ func (r *rolloutDriver) Deploy(ctx context.Context, shares []rollout.Share, labe
 			d.voice.Warn("wrangler reported deployment %s, the API's newest is %s with the same split", id, deps[0].ID)
 		}
 		r.serving = deps[0].ID
+		r.returned = r.returned || (len(shares) == 1 && shares[0].VersionID == d.rollout.OldVersion)
 		return deps[0].ID, nil
 	}
 	if werr != nil {

@@ -364,7 +364,9 @@ func join(ctx context.Context, ops []*op, deps []cfapi.Deployment, versions *ver
 	var entries []Entry
 	for i, d := range deps {
 		mv := mainVersion(d)
-		if so, ok := steps[d.ID]; ok {
+		// A deployment that another record made (a guard rollback during
+		// the split gave the old version 100 % back) stays that record's.
+		if so, ok := steps[d.ID]; ok && (byDeployment[d.ID] == nil || byDeployment[d.ID] == so.o) {
 			so.o.used = true
 			e := stepEntry(ctx, so, versions)
 			e.Time, e.Message, e.Listed, e.Current, e.DeploymentID = d.CreatedOn, d.Message, true, i == 0, d.ID

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"sort"
+	"strings"
 
 	"github.com/guardcm/guard/hooks"
 	"github.com/guardcm/guard/internal/fail"
@@ -85,9 +87,19 @@ func prFindings(env *Env, repo *gitx.Repo, pr *prgate.Event, r hooks.Range, res 
 	if err != nil {
 		return nil, in, fail.External(err)
 	}
+	rolloutDir := strings.TrimSuffix(path.Clean(pcfg.RolloutDir), "/") + "/"
 	for _, c := range changes {
 		if c.Kind != 'D' {
 			in.ChangedPaths = append(in.ChangedPaths, c.Path)
+			if strings.HasPrefix(c.Path, rolloutDir) && strings.HasSuffix(c.Path, ".md") {
+				data, ok, err := repo.Blob(env.Ctx, r.Head, c.Path)
+				if err != nil {
+					return nil, in, fail.External(err)
+				}
+				if ok {
+					in.RolloutPlans = append(in.RolloutPlans, prgate.PlanFile{Path: c.Path, Data: data})
+				}
+			}
 		}
 	}
 	records, err := repo.LsTree(env.Ctx, r.Head, cfg.Rollback.RecordsDir, false)

@@ -67,8 +67,11 @@ import (
 //	line FILE N               print line N of FILE (1-based; -1 is the last)
 //	replaceline FILE N OLD NEW
 //	                          replace OLD by NEW in line N of FILE
-//	waitfor FILE REGEXP       wait (up to 60 s) until FILE has a line
-//	                          matching REGEXP
+//	waitfor [-after N] FILE REGEXP
+//	                          wait (up to 60 s) until FILE has a line after
+//	                          line N matching REGEXP
+//	lines FILE VAR            set VAR to the number of lines of FILE (0
+//	                          when it does not exist)
 //	exitcode N CMD ARGS...    run CMD like exec and require exit status N
 //	expand FILE               replace $VAR and ${VAR} in FILE from the
 //	                          script's environment
@@ -84,6 +87,7 @@ func deployScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, arg
 		"expand":       cmdExpand,
 		"exitcode":     cmdExitCode,
 		"waitfor":      cmdWaitFor,
+		"lines":        cmdLines,
 	}
 }
 
@@ -316,19 +320,36 @@ func cfemuStart(ts *testscript.TestScript, args []string) {
 	ts.Setenv("CFEMU_EDGE", "http://"+ln.Addr().String()+strings.TrimSuffix(cfemu.EdgePrefix, "/"))
 }
 
+func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: lines FILE VAR")
+	}
+	n := 0
+	if data, err := os.ReadFile(ts.MkAbs(args[0])); err == nil {
+		n = strings.Count(string(data), "\n")
+	}
+	ts.Setenv(args[1], strconv.Itoa(n))
+}
+
 // cmdWaitFor polls a file until a line matches: a background command has
 // reached a state the script wants to act in.
 func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
+	after := 0
+	if len(args) == 4 && args[0] == "-after" {
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		after, args = n, args[2:]
+	}
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: waitfor FILE REGEXP")
+		ts.Fatalf("usage: waitfor [-after N] FILE REGEXP")
 	}
 	re, err := regexp.Compile(args[1])
 	ts.Check(err)
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if data, err := os.ReadFile(ts.MkAbs(args[0])); err == nil {
-			for _, l := range strings.Split(string(data), "\n") {
-				if re.MatchString(l) {
+			for i, l := range strings.Split(string(data), "\n") {
+				if i >= after && re.MatchString(l) {
 					return
 				}
 			}
