@@ -42,6 +42,7 @@ type Config struct {
 	Deploy     Deploy     `toml:"deploy" json:"deploy"`
 	Rollback   Rollback   `toml:"rollback" json:"rollback"`
 	PR         PR         `toml:"pr" json:"pr"`
+	Ledger     Ledger     `toml:"ledger" json:"ledger"`
 	Evidence   Evidence   `toml:"evidence" json:"evidence"`
 	// Workers names wrangler configurations guard cannot find by their
 	// file name alone (wrangler.kv.toml, wrangler.staging.json, ...); the
@@ -207,6 +208,24 @@ type PR struct {
 	ChecklistHeading   string   `toml:"checklist_heading" json:"checklist_heading"`
 }
 
+// Ledger is [ledger]: how the team's shared deploy records are trusted.
+type Ledger struct {
+	// Signing is "off" (default) or "ssh": every shared record is signed
+	// with the deployer's SSH key (git's user.signingKey, as for
+	// gpg.format=ssh) and records without a valid signature by an allowed
+	// signer are ignored, with a warning.
+	Signing string `toml:"signing" json:"signing"`
+	// AllowedSigners is the tracked allowed-signers file (ssh-keygen's
+	// format: "<email> <key type> <key>"), read from the remote branch.
+	AllowedSigners string `toml:"allowed_signers" json:"allowed_signers"`
+}
+
+// Ledger signing modes.
+const (
+	SigningOff = "off"
+	SigningSSH = "ssh"
+)
+
 // Duration is a time.Duration written as a Go duration string ("30s").
 type Duration struct{ time.Duration }
 
@@ -253,6 +272,7 @@ func Defaults() *Config {
 			TeamLockTTL:  Duration{30 * time.Minute},
 		},
 		Rollback: Rollback{RecordsDir: "docs/changes/emergency"},
+		Ledger:   Ledger{Signing: SigningOff, AllowedSigners: ".guard/allowed_signers"},
 		Evidence: Evidence{Retention: Days{400 * 24 * time.Hour}},
 		Workers:  []Worker{},
 		PR: PR{
@@ -457,6 +477,8 @@ func merge(c, f *Config, raw map[string]any) {
 	setList(&c.PR.MotivationHeadings, f.PR.MotivationHeadings, "pr", "motivation_headings")
 	setList(&c.PR.ChecklistFiles, f.PR.ChecklistFiles, "pr", "checklist_files")
 	set(&c.PR.ChecklistHeading, f.PR.ChecklistHeading, "pr", "checklist_heading")
+	set(&c.Ledger.Signing, f.Ledger.Signing, "ledger", "signing")
+	set(&c.Ledger.AllowedSigners, f.Ledger.AllowedSigners, "ledger", "allowed_signers")
 }
 
 // validate checks values the decoder cannot: required strings, globs,
@@ -566,6 +588,14 @@ func (c *Config) validate(name string, data []byte) error {
 		if strings.TrimSpace(d.Binding) == "" {
 			return bad("deploy.d1", fmt.Sprintf("entry %d: binding is required", i+1))
 		}
+	}
+	switch c.Ledger.Signing {
+	case SigningOff, SigningSSH:
+	default:
+		return bad("ledger.signing", fmt.Sprintf("must be %q or %q, not %q", SigningOff, SigningSSH, c.Ledger.Signing))
+	}
+	if c.Ledger.Signing == SigningSSH && strings.TrimSpace(c.Ledger.AllowedSigners) == "" {
+		return bad("ledger.allowed_signers", "must name the tracked allowed-signers file when signing is \"ssh\"")
 	}
 	for _, k := range []struct{ key, v string }{{"deploy.evidence", c.Deploy.Evidence}, {"evidence.store", c.Evidence.Store}} {
 		if err := validStore(k.v); err != nil {
