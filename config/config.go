@@ -91,6 +91,22 @@ type Migrations struct {
 	// Digits of the NNNN prefix; wrangler writes 4.
 	Digits   int               `toml:"digits" json:"digits"`
 	Severity map[string]string `toml:"severity" json:"severity,omitempty"`
+	// Baseline lists SQL files (relative to the root) that production's
+	// schema came from outside the folder (e.g. applied with d1 execute);
+	// the replay applies them before the first migration of every folder.
+	Baseline []string `toml:"baseline" json:"baseline,omitempty"`
+	// BaselineFor is Baseline per folder, when there are several:
+	// [migrations.baseline_for] "apps/api/migrations" = ["apps/api/schema.sql"].
+	BaselineFor map[string][]string `toml:"baseline_for" json:"baseline_for,omitempty"`
+}
+
+// BaselineOf is the baseline of one migrations folder: its own entry in
+// baseline_for, else baseline.
+func (m Migrations) BaselineOf(dir string) []string {
+	if b, ok := m.BaselineFor[dir]; ok {
+		return b
+	}
+	return m.Baseline
 }
 
 // Deploy configures guard deploy.
@@ -453,6 +469,10 @@ func merge(c, f *Config, raw map[string]any) {
 	if f.Migrations.Severity != nil {
 		c.Migrations.Severity = f.Migrations.Severity
 	}
+	setList(&c.Migrations.Baseline, f.Migrations.Baseline, "migrations", "baseline")
+	if f.Migrations.BaselineFor != nil {
+		c.Migrations.BaselineFor = f.Migrations.BaselineFor
+	}
 	set(&c.Deploy.Wrangler, f.Deploy.Wrangler, "deploy", "wrangler")
 	set(&c.Deploy.Config, f.Deploy.Config, "deploy", "config")
 	setList(&c.Deploy.Verify, f.Deploy.Verify, "deploy", "verify")
@@ -583,6 +603,18 @@ func (c *Config) validate(name string, data []byte) error {
 	}
 	if c.Migrations.Dir != "" && !filepath.IsLocal(filepath.FromSlash(c.Migrations.Dir)) {
 		return bad("migrations.dir", fmt.Sprintf("must be a folder inside the repository, not %q", c.Migrations.Dir))
+	}
+	for _, p := range c.Migrations.Baseline {
+		if !filepath.IsLocal(filepath.FromSlash(p)) || !strings.HasSuffix(p, ".sql") {
+			return bad("migrations.baseline", fmt.Sprintf("must list .sql files inside the repository, not %q", p))
+		}
+	}
+	for dir, files := range c.Migrations.BaselineFor {
+		for _, p := range files {
+			if !filepath.IsLocal(filepath.FromSlash(dir)) || !filepath.IsLocal(filepath.FromSlash(p)) || !strings.HasSuffix(p, ".sql") {
+				return bad("migrations.baseline_for."+dir, fmt.Sprintf("must map a folder to .sql files inside the repository, not %q", p))
+			}
+		}
 	}
 	for i, d := range c.Deploy.D1 {
 		if strings.TrimSpace(d.Binding) == "" {
