@@ -179,7 +179,7 @@ func confirm(ctx context.Context, src Source, entries []Entry, ops []*op, deps [
 		if e.Verified == ledger.VerifiedGood {
 			e.Verified = ledger.VerifiedUnverified
 			if e.Conflict == "" {
-				warnings = append(warnings, fmt.Sprintf("version %s is recorded verified good (deployment %s), but that is not trusted: %s", e.VersionID, orNone(e.DeploymentID), why))
+				warnings = append(warnings, fmt.Sprintf("version %s is recorded verified good (deployment %s), but that is not trusted: %s", e.VersionID, noneIfEmpty(e.DeploymentID), why))
 			}
 		}
 	}
@@ -196,7 +196,7 @@ func joinNonEmpty(a, b string) string {
 	return a + "; " + b
 }
 
-func orNone(s string) string {
+func noneIfEmpty(s string) string {
 	if s == "" {
 		return "none"
 	}
