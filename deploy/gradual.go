@@ -160,6 +160,9 @@ func (d *deployer) startRollout(ctx context.Context, api *cfapi.Client, plan *ro
 			"finish the rollout in progress first: guard deploy --resume, or guard deploy --abort (guard history shows its steps)")
 	}
 	d.voice.Say("gradual deploy of %s (%s, from %s), from version %s", d.t.Worker, plan.Describe(), plan.Source, cur.Versions[0].VersionID)
+	if len(d.cfg.Deploy.Verify) == 0 && len(d.cfg.Deploy.Health) == 0 {
+		d.voice.Warn("no verify commands and no [[deploy.health]] checks are configured: every step passes unchecked, so the 0%% step proves nothing")
+	}
 	return rollout.NewState(plan, cur.Versions[0].VersionID, cur.ID), nil
 }
 
