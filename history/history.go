@@ -299,21 +299,27 @@ func loadOps(ctx context.Context, src Source, worker string) (ops []*op, ignored
 	if err != nil {
 		return nil, nil, err
 	}
+	var shared []ledger.Record
 	for _, r := range notes {
 		if !keep(r) || r.Status == ledger.StatusPending || seen[recordKey(r)] {
 			continue
 		}
-		if src.Verifier != nil {
-			if err := src.Verifier.Verify(ctx, r); err != nil {
-				if ctx.Err() != nil {
-					return nil, nil, ctx.Err()
-				}
-				ignored = append(ignored, fmt.Sprintf("ignored the shared %s record of version %s (commit %s, operator %s, %s): %v",
-					r.Kind, noneIfEmpty(r.VersionID), gitx.ShortHash(r.Commit), noneIfEmpty(r.Operator), r.Time.UTC().Format(time.RFC3339), err))
-				continue
-			}
-		}
 		seen[recordKey(r)] = true
+		shared = append(shared, r)
+	}
+	var verdicts []error
+	if src.Verifier != nil {
+		verdicts = src.Verifier.VerifyAll(ctx, shared)
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+	}
+	for i, r := range shared {
+		if verdicts != nil && verdicts[i] != nil {
+			ignored = append(ignored, fmt.Sprintf("ignored the shared %s record of version %s (commit %s, operator %s, %s): %v",
+				r.Kind, noneIfEmpty(r.VersionID), gitx.ShortHash(r.Commit), noneIfEmpty(r.Operator), r.Time.UTC().Format(time.RFC3339), verdicts[i]))
+			continue
+		}
 		ops = append(ops, &op{rec: r})
 	}
 	sort.SliceStable(ops, func(i, j int) bool {

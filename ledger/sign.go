@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/gitx"
@@ -183,4 +184,27 @@ func VerifierFor(ctx context.Context, repo *gitx.Repo, mode, ref, path string) (
 		return nil, nil
 	}
 	return NewVerifier(ctx, repo, ref, path)
+}
+
+// verifyParallel bounds how many ssh-keygen processes VerifyAll runs at
+// once: each is short and mostly waits, so a rollback reading a long
+// history does not pay for them one after another.
+const verifyParallel = 8
+
+// VerifyAll verifies recs concurrently; errs[i] is Verify's answer for
+// recs[i].
+func (v *Verifier) VerifyAll(ctx context.Context, recs []Record) []error {
+	errs := make([]error, len(recs))
+	sem := make(chan struct{}, verifyParallel)
+	var wg sync.WaitGroup
+	for i := range recs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int) {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = v.Verify(ctx, recs[i])
+		}(i)
+	}
+	wg.Wait()
+	return errs
 }
