@@ -299,12 +299,13 @@ func loadOps(ctx context.Context, src Source, worker string) (ops []*op, ignored
 	if err != nil {
 		return nil, nil, err
 	}
+	// Duplicates among the notes are dropped only after verification: an
+	// unsigned copy must not push out the signed record it imitates.
 	var shared []ledger.Record
 	for _, r := range notes {
 		if !keep(r) || r.Status == ledger.StatusPending || seen[recordKey(r)] {
 			continue
 		}
-		seen[recordKey(r)] = true
 		shared = append(shared, r)
 	}
 	var verdicts []error
@@ -320,6 +321,10 @@ func loadOps(ctx context.Context, src Source, worker string) (ops []*op, ignored
 				r.Kind, noneIfEmpty(r.VersionID), gitx.ShortHash(r.Commit), noneIfEmpty(r.Operator), r.Time.UTC().Format(time.RFC3339), verdicts[i]))
 			continue
 		}
+		if seen[recordKey(r)] {
+			continue
+		}
+		seen[recordKey(r)] = true
 		ops = append(ops, &op{rec: r})
 	}
 	sort.SliceStable(ops, func(i, j int) bool {
