@@ -71,6 +71,7 @@ func deployScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, arg
 		"replaceline":  cmdReplaceLine,
 		"expand":       cmdExpand,
 		"exitcode":     cmdExitCode,
+		"ghrun":        cmdGHRun,
 	}
 }
 
