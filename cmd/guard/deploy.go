@@ -37,7 +37,7 @@ func (c *DeployCmd) Run(env *Env) error {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
-	_, err = deploy.Run(env.Ctx, deploy.Options{
+	res, err := deploy.Run(env.Ctx, deploy.Options{
 		Repo:           repo,
 		Config:         cfg,
 		Env:            c.Env,
@@ -53,5 +53,5 @@ func (c *DeployCmd) Run(env *Env) error {
 		Stdout:         env.Stdout,
 		Stderr:         env.Stderr,
 	})
-	return err
+	return publishDeployEvidence(env, res, err)
 }

@@ -262,8 +262,8 @@ func cfemuStart(ts *testscript.TestScript, args []string) {
 	ts.Setenv("CLOUDFLARE_API_TOKEN", token)
 }
 
-// cfemuObjects prints the keys of a bucket's objects with their sizes,
-// sorted.
+// cfemuObjects prints how many objects a bucket holds, then their keys
+// with their sizes, sorted.
 func cfemuObjects(ts *testscript.TestScript, bucket string) {
 	acct := scriptEmu(ts).emu.Snapshot().Accounts[ts.Getenv("CLOUDFLARE_ACCOUNT_ID")]
 	if acct == nil || acct.R2[bucket] == nil {
@@ -274,6 +274,7 @@ func cfemuObjects(ts *testscript.TestScript, bucket string) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	fmt.Fprintf(ts.Stdout(), "objects %d\n", len(keys))
 	for _, k := range keys {
 		fmt.Fprintf(ts.Stdout(), "%s %d\n", k, len(acct.R2[bucket].Objects[k].Data))
 	}
