@@ -172,7 +172,7 @@ func (c *EvidenceMergeActivityCmd) Run(env *Env) error {
 		Fetch: !c.NoFetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
 	})
 	if err != nil {
-		return fail.External(err)
+		return fail.OrExternal(err)
 	}
 	warnSources(env, doc)
 	return emitEvidence(env, doc, "", c.Out)
@@ -207,7 +207,7 @@ func collectDeployments(env *Env, worker, wranglerEnv, account string, api *cfap
 		Fetch:  fetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
 	})
 	if err != nil {
-		return fail.External(err, "check CLOUDFLARE_API_TOKEN and the network: the deployments evidence needs the Cloudflare API")
+		return fail.OrExternal(err, "check CLOUDFLARE_API_TOKEN and the network: the deployments evidence needs the Cloudflare API")
 	}
 	warnSources(env, doc)
 	return emitEvidence(env, doc, worker, out)
