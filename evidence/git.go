@@ -55,10 +55,6 @@ func remoteBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetc
 	if !ok {
 		return "", src, fmt.Errorf("%s does not exist in this clone (fetch it with 'git fetch %s %s')", src.Name, cfg.Remote, cfg.Branch)
 	}
-	// Seam (issue 10, item 7): a shallow clone whose history does not
-	// reach back past asOf and the period's start must be refused here
-	// (exit 2, 'git fetch --unshallow'); that check is the integrity work's
-	// to provide, and evidence calls it at this point once it lands.
 	commit, err := repo.GitLine(ctx, "rev-list", "--max-count=1", "--first-parent",
 		"--before="+asOf.UTC().Format(time.RFC3339), tip, "--")
 	if err != nil {

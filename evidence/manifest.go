@@ -361,7 +361,7 @@ func Verify(ctx context.Context, st Store) (*VerifyResult, error) {
 // verifyFetches bounds the objects Verify downloads at once: a bucket's
 // objects are one API call each, and a year of daily evidence is over two
 // thousand of them.
-const verifyFetches = 8
+var verifyFetches = 8
 
 // fetchedStore answers Get from what prefetch downloaded; a name it does
 // not hold is absent (it was not listed).
