@@ -139,18 +139,24 @@ type Result struct {
 }
 
 // forbiddenExtra are wrangler flags guard sets itself or that would make
-// the record wrong.
-var forbiddenExtra = []string{"--env", "-e", "--config", "-c", "--name", "--message", "--tag", "--dry-run", "--account-id"}
+// the record wrong, with what to do instead.
+var forbiddenExtra = map[string]string{
+	"--env": "guard sets it: use guard deploy --env or --worker", "-e": "guard sets it: use guard deploy --env or --worker",
+	"--config": "guard sets it: use guard deploy --config or --worker", "-c": "guard sets it: use guard deploy --config or --worker",
+	"--name":       "it would deploy another worker than the one guard records: use guard deploy --worker",
+	"--message":    "guard sets it to the commit's subject and its marker",
+	"--tag":        "guard sets it to the deployed commit",
+	"--account-id": "guard records the account: export CLOUDFLARE_ACCOUNT_ID or set account_id in the wrangler configuration",
+	"--dry-run":    "a wrangler dry run deploys nothing while guard would record a deploy: guard deploy --dry-run prints the plan",
+}
 
 // CheckExtraArgs refuses pass-through arguments that would contradict what
 // guard records (another worker, config, message or tag) or deploy nothing.
 func CheckExtraArgs(args []string) error {
 	for _, a := range args {
 		name, _, _ := strings.Cut(a, "=")
-		for _, f := range forbiddenExtra {
-			if name == f {
-				return fmt.Errorf("wrangler argument %q is set by guard: use guard deploy's own flags (--env, --config) instead", a)
-			}
+		if why, ok := forbiddenExtra[name]; ok {
+			return fmt.Errorf("wrangler argument %q is not allowed after --: %s", a, why)
 		}
 	}
 	return nil

@@ -67,8 +67,9 @@ var (
 	uploadedRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*Uploaded (\S+) \(`) })
 )
 
-// Deploy runs `wrangler deploy` and returns the version Cloudflare assigned.
-func (r *Runner) Deploy(ctx context.Context, a DeployArgs) (*DeployResult, error) {
+// Argv is the arguments of `wrangler deploy` for a (after the command that
+// runs wrangler).
+func (a DeployArgs) Argv() []string {
 	args := append([]string{"deploy"}, common(a.Config, a.Env)...)
 	if a.Message != "" {
 		args = append(args, "--message="+a.Message)
@@ -76,8 +77,12 @@ func (r *Runner) Deploy(ctx context.Context, a DeployArgs) (*DeployResult, error
 	if a.Tag != "" {
 		args = append(args, "--tag="+a.Tag)
 	}
-	args = append(args, a.Extra...)
-	res, err := r.run(ctx, "wrangler deploy", args...)
+	return append(args, a.Extra...)
+}
+
+// Deploy runs `wrangler deploy` and returns the version Cloudflare assigned.
+func (r *Runner) Deploy(ctx context.Context, a DeployArgs) (*DeployResult, error) {
+	res, err := r.run(ctx, "wrangler deploy", a.Argv()...)
 	if err != nil {
 		return nil, err
 	}

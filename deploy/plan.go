@@ -1,0 +1,131 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/guardcm/guard/history"
+	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/wrangler"
+	"github.com/guardcm/guard/ledger"
+	"github.com/guardcm/guard/wranglercfg"
+)
+
+// Plan is what a deploy would do, computed the way Run computes it but
+// without wrangler, the Cloudflare API, a token, the lock or the ledger:
+// `guard deploy --dry-run`.
+type Plan struct {
+	Worker, Env, Account string
+	// WranglerConfig is relative to the repository root.
+	WranglerConfig string
+	Commit         string
+	// Divergences are why the deploy would be refused (empty: it would go).
+	Divergences []Divergence
+	Untracked   []string
+	// Since is the commit of the last successful deploy this one builds on,
+	// "" for a first deploy; Commits counts what ships since.
+	Since      string
+	Commits    int
+	Categories []string
+	Message    string
+	D1         []wranglercfg.D1Database
+	// Wrangler is the command line guard would run.
+	Wrangler []string
+}
+
+// DryRun computes the Plan of o. It fetches the remote branch (unless
+// NoFetch) like a deploy, so the comparison is the one a deploy would make.
+// A divergent tree is not an error here: the plan lists it, and Write says
+// the deploy would be refused.
+func DryRun(ctx context.Context, o Options) (*Plan, error) {
+	d := &deployer{o: o, repo: o.Repo, cfg: o.Config, stderr: o.Stderr, res: &Result{Env: o.Env}}
+	if d.stderr == nil {
+		d.stderr = io.Discard
+	}
+	if err := CheckExtraArgs(o.ExtraArgs); err != nil {
+		return nil, fail.Usage(err)
+	}
+	t, err := ResolveTarget(o.Repo.Root, o.Config, o.WranglerConfig, o.Env, o.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	d.t = t
+	d1s, err := d.d1Databases()
+	if err != nil {
+		return nil, err
+	}
+	wcmd, err := wrangler.Locate(o.Repo.Root, o.Config.Deploy.Wrangler)
+	if err != nil {
+		return nil, fail.Usage(err, "fix [deploy] wrangler in guard.toml")
+	}
+	if !o.NoFetch {
+		if err := d.fetch(ctx); err != nil {
+			return nil, err
+		}
+	}
+	st, err := CheckTree(ctx, o.Repo, o.Config.RemoteBranchRef(), o.Config.Remote+"/"+o.Config.Branch, o.AllowUntracked)
+	if err != nil {
+		return nil, fail.External(err)
+	}
+	rel, _ := filepath.Rel(o.Repo.Root, t.ConfigPath)
+	p := &Plan{Worker: t.Worker, Env: t.Env, Account: t.Account, WranglerConfig: filepath.ToSlash(rel),
+		Commit: st.Head, Divergences: st.Divergences, Untracked: st.Untracked, D1: d1s}
+	recs, err := history.Records(ctx, o.Repo, ledger.Open(ledger.DefaultPath(o.Repo)), t.Worker, t.Account)
+	if err != nil {
+		return nil, fail.External(err)
+	}
+	p.Since = d.lastDeployed(ctx, recs, st.Head)
+	commits, err := CommitCategories(ctx, o.Repo, p.Since, st.Head)
+	if err != nil {
+		return nil, fail.External(err)
+	}
+	p.Commits = len(commits)
+	var highest string
+	p.Categories, highest = Categories(commits)
+	subject, err := o.Repo.GitLine(ctx, "log", "-1", "--format=%s", st.Head)
+	if err != nil {
+		return nil, fail.External(err)
+	}
+	p.Message = Message(subject, st.Head, highest)
+	p.Wrangler = append(append([]string{}, wcmd...), wrangler.DeployArgs{
+		Config: t.ConfigPath, Env: t.Env, Message: p.Message, Tag: Tag(st.Head), Extra: o.ExtraArgs,
+	}.Argv()...)
+	return p, nil
+}
+
+// Write prints the plan for a person.
+func (p *Plan) Write(w io.Writer) {
+	env := "top level"
+	if p.Env != "" {
+		env = "env " + p.Env
+	}
+	fmt.Fprintf(w, "worker:     %s (%s of %s, account %s)\n", p.Worker, env, p.WranglerConfig, p.Account)
+	fmt.Fprintf(w, "commit:     %s\n", p.Commit)
+	since := "first deploy by guard: every commit reachable"
+	if p.Since != "" {
+		since = "since the last deploy, " + gitx.ShortHash(p.Since)
+	}
+	fmt.Fprintf(w, "ships:      %d commit(s), %s; categories %s\n", p.Commits, since, orNone(p.Categories))
+	fmt.Fprintf(w, "message:    %s\n", p.Message)
+	for _, db := range p.D1 {
+		fmt.Fprintf(w, "d1:         apply the migrations of %s (binding %s) first, after a Time Travel bookmark\n", db.DatabaseName, db.Binding)
+	}
+	if len(p.Untracked) > 0 {
+		fmt.Fprintf(w, "untracked:  %s (shipped and recorded)\n", strings.Join(limitList(p.Untracked, 10), ", "))
+	}
+	fmt.Fprintf(w, "would run:  %s\n", wrangler.QuoteCommand(p.Wrangler))
+	for _, dv := range p.Divergences {
+		fmt.Fprintf(w, "refused:    %s\n", dv)
+	}
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
