@@ -104,7 +104,30 @@ type Deploy struct {
 	D1     []D1     `toml:"d1" json:"d1"`
 	// FetchTimeout bounds `git fetch` and notes sharing.
 	FetchTimeout Duration `toml:"fetch_timeout" json:"fetch_timeout"`
+	// Isolation is "pristine" (default: build and deploy from a temporary
+	// checkout of the exact commit) or "checkout" (from the working
+	// directory, refusing ignored files wrangler would read).
+	Isolation string `toml:"isolation" json:"isolation"`
+	// Build runs through /bin/sh -c in the pristine checkout, after the
+	// dependencies are installed and before wrangler ("" = none).
+	Build string `toml:"build" json:"build"`
+	// TeamLock is "best-effort" (default), "required" or "off": the lease
+	// ref on the remote that lets one deploy per worker run team-wide.
+	TeamLock string `toml:"team_lock" json:"team_lock"`
+	// TeamLockTTL is how long a lease holds before another clone may
+	// break it (guard deploy --break-lock).
+	TeamLockTTL Duration `toml:"team_lock_ttl" json:"team_lock_ttl"`
 }
+
+// Isolation modes and team-lock modes of [deploy].
+const (
+	IsolationPristine = "pristine"
+	IsolationCheckout = "checkout"
+
+	TeamLockBestEffort = "best-effort"
+	TeamLockRequired   = "required"
+	TeamLockOff        = "off"
+)
 
 // Health is one HTTP health check run after a deploy.
 type Health struct {
@@ -175,6 +198,9 @@ func Defaults() *Config {
 		Deploy: Deploy{
 			Verify:       []string{},
 			FetchTimeout: Duration{30 * time.Second},
+			Isolation:    IsolationPristine,
+			TeamLock:     TeamLockBestEffort,
+			TeamLockTTL:  Duration{30 * time.Minute},
 		},
 		Rollback: Rollback{RecordsDir: "docs/changes/emergency"},
 		Workers:  []Worker{},
@@ -275,6 +301,7 @@ func durationTypes(name string, data []byte) *Error {
 	var shape struct {
 		Deploy struct {
 			FetchTimeout string `toml:"fetch_timeout"`
+			TeamLockTTL  string `toml:"team_lock_ttl"`
 			Health       []struct {
 				Timeout  string `toml:"timeout"`
 				Interval string `toml:"interval"`
@@ -354,6 +381,12 @@ func merge(c, f *Config, raw map[string]any) {
 	if has(raw, "deploy", "fetch_timeout") {
 		c.Deploy.FetchTimeout = f.Deploy.FetchTimeout
 	}
+	set(&c.Deploy.Isolation, f.Deploy.Isolation, "deploy", "isolation")
+	set(&c.Deploy.Build, f.Deploy.Build, "deploy", "build")
+	set(&c.Deploy.TeamLock, f.Deploy.TeamLock, "deploy", "team_lock")
+	if has(raw, "deploy", "team_lock_ttl") {
+		c.Deploy.TeamLockTTL = f.Deploy.TeamLockTTL
+	}
 	c.Deploy.Health = f.Deploy.Health
 	c.Deploy.D1 = f.Deploy.D1
 	set(&c.Rollback.RecordsDir, f.Rollback.RecordsDir, "rollback", "records_dir")
@@ -403,6 +436,19 @@ func (c *Config) validate(name string, data []byte) error {
 		if _, err := report.ParseSeverity(c.Migrations.Severity[k]); err != nil {
 			return bad("migrations.severity."+k, err.Error())
 		}
+	}
+	switch c.Deploy.Isolation {
+	case IsolationPristine, IsolationCheckout:
+	default:
+		return bad("deploy.isolation", fmt.Sprintf("must be %q or %q, not %q", IsolationPristine, IsolationCheckout, c.Deploy.Isolation))
+	}
+	switch c.Deploy.TeamLock {
+	case TeamLockBestEffort, TeamLockRequired, TeamLockOff:
+	default:
+		return bad("deploy.team_lock", fmt.Sprintf("must be %q, %q or %q, not %q", TeamLockBestEffort, TeamLockRequired, TeamLockOff, c.Deploy.TeamLock))
+	}
+	if c.Deploy.TeamLockTTL.Duration < time.Minute {
+		return bad("deploy.team_lock_ttl", fmt.Sprintf("must be at least 1m (a lease shorter than a deploy could be broken while it runs), not %s", c.Deploy.TeamLockTTL.Duration))
 	}
 	for i, h := range c.Deploy.Health {
 		if h.URL == "" {

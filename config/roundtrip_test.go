@@ -112,6 +112,10 @@ func TestMarshalRoundTripsEveryField(t *testing.T) {
 		},
 		D1:           []D1{{Binding: "DB"}, {Binding: "AUDIT_LOG"}},
 		FetchTimeout: Duration{2*time.Minute + 3*time.Second},
+		Isolation:    IsolationCheckout,
+		Build:        "npm run build -- --mode 'production'",
+		TeamLock:     TeamLockRequired,
+		TeamLockTTL:  Duration{45 * time.Minute},
 	}
 	c.Rollback.RecordsDir = "changes/emergency"
 	c.PR = PR{MotivationHeadings: []string{"Why", "Motivation & context"}, ChecklistFiles: []string{}, ChecklistHeading: "Checklist"}

@@ -50,6 +50,7 @@ import (
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/internal/wrangler"
 	"github.com/guardcm/guard/ledger"
+	"github.com/guardcm/guard/pristine"
 	"github.com/guardcm/guard/wranglercfg"
 )
 
@@ -130,6 +131,8 @@ type Result struct {
 	DeploymentID         string
 	Verified             string
 	Verification         *Verification
+	// Isolation is where wrangler built from: "pristine" or "checkout".
+	Isolation string
 	// Final is the outcome record as written to the ledger.
 	Final ledger.Record
 	// RollbackCommand is printed when the deploy was verified bad.
@@ -148,6 +151,8 @@ var forbiddenExtra = map[string]string{
 	"--tag":        "guard sets it to the deployed commit",
 	"--account-id": "guard records the account: export CLOUDFLARE_ACCOUNT_ID or set account_id in the wrangler configuration",
 	"--dry-run":    "a wrangler dry run deploys nothing while guard would record a deploy: guard deploy --dry-run prints the plan",
+	"--outdir":     "guard sets it to build what it ships in its own folder",
+	"--metafile":   "guard sets it to record what was bundled",
 }
 
 // CheckExtraArgs refuses pass-through arguments that would contradict what
@@ -177,33 +182,73 @@ type Target struct {
 // of preference.
 var wranglerConfigNames = []string{"wrangler.json", "wrangler.jsonc", "wrangler.toml"}
 
-// ResolveTarget finds and parses the wrangler configuration and names the
-// worker (wrangler's --env rules) and the account. Errors are usage errors.
+// ResolveTarget finds and parses the wrangler configuration in the
+// directory root and names the worker (wrangler's --env rules) and the
+// account. Errors are usage errors.
 func ResolveTarget(root string, cfg *config.Config, configPath, env, accountFromEnv string) (*Target, error) {
+	return resolveTarget(root, "", cfg, configPath, env, accountFromEnv, func(rel string) ([]byte, error) {
+		return os.ReadFile(filepath.Join(root, rel))
+	})
+}
+
+// ResolveTargetAt is ResolveTarget on the files of commit rather than the
+// work tree: what a pristine deploy of that commit reads. ConfigPath is
+// still the file's path under repo.Root. A configuration that is not part
+// of the commit (untracked, ignored) is a usage error.
+func ResolveTargetAt(ctx context.Context, repo *gitx.Repo, commit string, cfg *config.Config, configPath, env, accountFromEnv string) (*Target, error) {
+	return resolveTarget(repo.Root, commit, cfg, configPath, env, accountFromEnv, func(rel string) ([]byte, error) {
+		data, ok, err := repo.Blob(ctx, commit, filepath.ToSlash(rel))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, os.ErrNotExist
+		}
+		return data, nil
+	})
+}
+
+func resolveTarget(root, commit string, cfg *config.Config, configPath, env, accountFromEnv string, read func(rel string) ([]byte, error)) (*Target, error) {
+	where := root
+	if commit != "" {
+		where = "commit " + gitx.ShortHash(commit)
+	}
 	p := configPath
 	if p == "" {
 		p = cfg.Deploy.Config
 	}
+	var data []byte
 	if p == "" {
 		for _, n := range wranglerConfigNames {
-			if _, err := os.Stat(filepath.Join(root, n)); err == nil {
-				p = n
+			if b, err := read(n); err == nil {
+				p, data = n, b
 				break
 			}
 		}
 		if p == "" {
-			return nil, fail.Usage(fmt.Errorf("no wrangler configuration (%s) at %s", strings.Join(wranglerConfigNames, ", "), root),
+			return nil, fail.Usage(fmt.Errorf("no wrangler configuration (%s) at the root of %s", strings.Join(wranglerConfigNames, ", "), where),
 				"pass --config, or set [deploy] config in guard.toml")
 		}
 	}
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(root, p)
 	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return nil, fail.Usage(fmt.Errorf("wrangler configuration: %w", err))
+	rel, err := filepath.Rel(root, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		if commit != "" {
+			return nil, fail.Usage(fmt.Errorf("wrangler configuration %s is outside the repository: a deploy reads only the commit's files", p))
+		}
+		rel = p
 	}
-	rel, _ := filepath.Rel(root, p)
+	if data == nil {
+		if data, err = read(rel); err != nil {
+			if commit != "" && errors.Is(err, os.ErrNotExist) {
+				return nil, fail.Usage(fmt.Errorf("wrangler configuration %s is not part of %s (untracked or ignored files are never deployed)", filepath.ToSlash(rel), where),
+					"commit the configuration and push it, or pass --config with one that is")
+			}
+			return nil, fail.Usage(fmt.Errorf("wrangler configuration: %w", err))
+		}
+	}
 	wc, err := wranglercfg.Parse(filepath.ToSlash(rel), data)
 	if err != nil {
 		return nil, fail.Usage(err)
@@ -296,7 +341,21 @@ func (d *deployer) run(ctx context.Context) error {
 	if o.Token == "" {
 		return TokenMissing()
 	}
-	t, err := ResolveTarget(repo.Root, cfg, o.WranglerConfig, o.Env, o.AccountID)
+	pristineMode := cfg.Deploy.Isolation != config.IsolationCheckout
+	d.res.Isolation = cfg.Deploy.Isolation
+	head, err := repo.GitLine(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+	if err != nil || head == "" {
+		return fail.Usage(errors.New("HEAD does not name a commit (nothing committed yet?)"))
+	}
+	// The worker is what the commit's configuration names: in pristine
+	// mode an ignored wrangler.json beside the tracked wrangler.toml is
+	// never read.
+	var t *Target
+	if pristineMode {
+		t, err = ResolveTargetAt(ctx, repo, head, cfg, o.WranglerConfig, o.Env, o.AccountID)
+	} else {
+		t, err = ResolveTarget(repo.Root, cfg, o.WranglerConfig, o.Env, o.AccountID)
+	}
 	if err != nil {
 		return err
 	}
@@ -305,10 +364,6 @@ func (d *deployer) run(ctx context.Context) error {
 	d1s, err := d.d1Databases()
 	if err != nil {
 		return err
-	}
-	wcmd, err := wrangler.Locate(repo.Root, cfg.Deploy.Wrangler)
-	if err != nil {
-		return fail.Usage(err, "fix [deploy] wrangler in guard.toml")
 	}
 
 	// 3. One deploy at a time, decided before anything slow.
@@ -336,6 +391,13 @@ func (d *deployer) run(ctx context.Context) error {
 	if err != nil {
 		return fail.External(err)
 	}
+	if !pristineMode && len(st.Divergences) == 0 {
+		ignored, err := IgnoredInProject(ctx, repo, filepath.Dir(t.ConfigPath))
+		if err != nil {
+			return fail.External(err)
+		}
+		st.Divergences = append(st.Divergences, ignored...)
+	}
 	if len(st.Divergences) > 0 {
 		d.voice.Say("refusing to deploy %s: the checkout differs from %s:", t.Worker, remoteName)
 		for _, dv := range st.Divergences {
@@ -343,14 +405,30 @@ func (d *deployer) run(ctx context.Context) error {
 		}
 		hint := fmt.Sprintf("deploy from a clean checkout of %s: commit and push through a pull request, or pull, or stash", remoteName)
 		if !o.AllowUntracked {
-			hint += "; --allow-untracked ships untracked files and records them"
+			hint += "; --allow-untracked lets the deploy go on beside untracked files (they are not deployed) and records them"
 		}
 		return fail.Refused(fmt.Errorf("%d difference(s) from %s; nothing was deployed", len(st.Divergences), remoteName), hint)
 	}
+	if st.Head != head {
+		return fail.External(fmt.Errorf("HEAD moved from %s to %s during the deploy's checks; nothing was deployed", gitx.ShortHash(head), gitx.ShortHash(st.Head)))
+	}
 	d.res.Commit, d.res.Tree = st.Head, st.Tree
 	if len(st.Untracked) > 0 {
-		d.voice.Warn("shipping %d untracked file(s), recorded in the ledger: %s", len(st.Untracked), strings.Join(limitList(st.Untracked, 10), ", "))
+		if pristineMode {
+			d.voice.Warn("%d untracked file(s) are not deployed (the deploy is built from commit %s), recorded in the ledger: %s",
+				len(st.Untracked), gitx.ShortHash(st.Head), strings.Join(limitList(st.Untracked, 10), ", "))
+		} else {
+			d.voice.Warn("shipping %d untracked file(s) (isolation = \"checkout\"), recorded in the ledger: %s", len(st.Untracked), strings.Join(limitList(st.Untracked, 10), ", "))
+		}
 	}
+
+	// The tree wrangler builds from: the pristine checkout of the commit,
+	// or (opt-out) the working directory.
+	b, err := d.prepare(ctx)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
 
 	// What is being shipped: the categories since the last deploy.
 	d.ledger = ledger.Open(ledger.DefaultPath(repo))
@@ -380,7 +458,7 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 
 	// 4. wrangler, checked before anything is recorded.
-	runner := wrangler.ForAccount(wcmd, repo.Root, o.Token, t.Account, o.Stdout, d.stderr)
+	runner := wrangler.ForAccount(b.Wrangler, b.Root, o.Token, t.Account, o.Stdout, d.stderr)
 	wv, err := runner.CheckVersion(ctx)
 	if err != nil {
 		if wv != nil {
@@ -401,15 +479,20 @@ func (d *deployer) run(ctx context.Context) error {
 		Categories:      names,
 		WranglerVersion: wv.String(),
 		Operator:        operator,
+		Isolation:       cfg.Deploy.Isolation,
 		Untracked:       st.Untracked,
 		D1Bookmarks:     bookmarks,
 	})
 	if err != nil {
 		return fail.External(err)
 	}
+	var bundle *pristine.Bundle
 	finish := func(status, versionID, deploymentID, verified string, cause error) (ledger.Record, error) {
 		rec := ledger.Outcome(pending)
 		rec.Status, rec.VersionID, rec.DeploymentID, rec.Verified = status, versionID, deploymentID, verified
+		if bundle != nil {
+			rec.BundleSHA256, rec.Bundle = bundle.SHA256, bundle.Files
+		}
 		if cause != nil {
 			rec.Error = Summarize(cause)
 		}
@@ -434,7 +517,7 @@ func (d *deployer) run(ctx context.Context) error {
 
 	for _, db := range d1s {
 		d.voice.Say("applying D1 migrations to %s (binding %s)", db.DatabaseName, db.Binding)
-		err := runner.D1MigrationsApply(ctx, wrangler.D1Args{Config: t.ConfigPath, Env: t.Env, Database: db.DatabaseName, Remote: true})
+		err := runner.D1MigrationsApply(ctx, wrangler.D1Args{Config: b.Config, Env: t.Env, Database: db.DatabaseName, Remote: true})
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err() // left pending: history reconciles it
@@ -448,7 +531,8 @@ func (d *deployer) run(ctx context.Context) error {
 	d.res.Timing.Before = time.Since(d.start)
 	wstart := time.Now()
 	dr, err := runner.Deploy(ctx, wrangler.DeployArgs{
-		Config: t.ConfigPath, Env: t.Env, Message: d.res.Message, Tag: Tag(st.Head), Extra: o.ExtraArgs,
+		Config: b.Config, Env: t.Env, Message: d.res.Message, Tag: Tag(st.Head), Extra: o.ExtraArgs,
+		OutDir: b.OutDir, Metafile: b.Metafile,
 	})
 	d.res.Timing.Wrangler = time.Since(wstart)
 	after := time.Now()
@@ -456,8 +540,10 @@ func (d *deployer) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return failed("", err)
+		bundle = d.readBundle(b)
+		return d.wranglerFailed(ctx, api, err, finish, failed)
 	}
+	bundle = d.readBundle(b)
 	d.res.VersionID = dr.VersionID
 	if dr.WorkerName != "" && dr.WorkerName != t.Worker {
 		d.voice.Warn("wrangler deployed worker %q, guard expected %q", dr.WorkerName, t.Worker)
@@ -483,33 +569,110 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 	d.res.DeploymentID = depID
 	d.res.Timing.After = time.Since(after)
+	return d.settle(ctx, dr.VersionID, depID, bundle, finish)
+}
 
-	// 7. Verify.
+// settle verifies a confirmed deploy and writes its outcome.
+func (d *deployer) settle(ctx context.Context, versionID, depID string, bundle *pristine.Bundle, finish finishFunc) error {
+	t := d.t
+	// 7. Verify: the user's checks, and that the bundle came from the
+	// commit alone.
 	vstart := time.Now()
 	ver, verr := d.verify(ctx)
 	d.res.Timing.Verify = time.Since(vstart)
 	if verr != nil {
 		if ctx.Err() != nil {
 			// Deployed but not judged: say so in the record.
-			_, _ = finish(ledger.StatusSucceeded, dr.VersionID, depID, ledger.VerifiedUnverified, errors.New("verification interrupted"))
+			_, _ = finish(ledger.StatusSucceeded, versionID, depID, ledger.VerifiedUnverified, errors.New("verification interrupted"))
 			return ctx.Err()
 		}
 		return fail.External(verr)
 	}
+	if bundle != nil && len(bundle.Outside) > 0 {
+		ver.Checks = append(ver.Checks, Check{Name: "bundle inputs", OK: false,
+			Detail: fmt.Sprintf("the bundle read %d file(s) from outside commit %s and its locked dependencies: %s",
+				len(bundle.Outside), gitx.ShortHash(d.res.Commit), strings.Join(limitList(bundle.Outside, 10), ", "))})
+		ver.Verified = ledger.VerifiedBad
+	}
 	d.res.Verification = ver
 	d.res.Verified = ver.Verified
-	after = time.Now()
-	if _, err := finish(ledger.StatusSucceeded, dr.VersionID, depID, ver.Verified, nil); err != nil {
-		return fail.External(fmt.Errorf("deployed version %s (deployment %s) but could not record it: %w", dr.VersionID, depID, err))
+	after := time.Now()
+	if _, err := finish(ledger.StatusSucceeded, versionID, depID, ver.Verified, nil); err != nil {
+		return fail.External(fmt.Errorf("deployed version %s (deployment %s) but could not record it: %w", versionID, depID, err))
 	}
 	d.res.Timing.After += time.Since(after)
 
-	d.voice.Say("deployed %s version %s (deployment %s), verified %s", t.Worker, dr.VersionID, depID, ver.Verified)
+	d.voice.Say("deployed %s version %s (deployment %s), verified %s", t.Worker, versionID, depID, ver.Verified)
 	if ver.Verified != ledger.VerifiedBad {
 		return nil
 	}
 	return d.bad(ctx)
 }
+
+type finishFunc func(status, versionID, deploymentID, verified string, cause error) (ledger.Record, error)
+
+// wranglerFailed decides what a non-zero wrangler exit means: wrangler
+// may fail on a call it makes after the new deployment exists (the
+// workers.dev subdomain, script settings), so the API says whether a
+// deployment made since the pending record serves a version tagged with
+// this commit at 100%. If one does, the deploy succeeded, with wrangler's
+// error as a warning; otherwise it failed.
+func (d *deployer) wranglerFailed(ctx context.Context, api *cfapi.Client, werr error, finish finishFunc, failed func(string, error, ...string) error) error {
+	served, depID, err := d.servedSince(ctx, api)
+	if err != nil {
+		// Nobody can tell: leave the record pending for history.
+		if _, ferr := finish(ledger.StatusPending, "", "", "", fmt.Errorf("wrangler failed and the API could not say what serves: %w", err)); ferr != nil {
+			return fail.External(errors.Join(errors.New(Summarize(werr)), ferr))
+		}
+		return fail.External(fmt.Errorf("%s; the Cloudflare API could not say whether the new version serves: %w", Summarize(werr), err),
+			"run 'guard history' once the API answers: it reconciles this deploy's record")
+	}
+	if served == "" {
+		return failed("", werr)
+	}
+	d.voice.Warn("wrangler exited with an error, but the Cloudflare API shows version %s of commit %s serving at 100%% (deployment %s): recorded as succeeded; wrangler said: %s",
+		served, gitx.ShortHash(d.res.Commit), depID, Summarize(werr))
+	d.res.VersionID, d.res.DeploymentID = served, depID
+	d.res.Warnings = append(d.res.Warnings, "wrangler: "+Summarize(werr))
+	return d.settle(ctx, served, depID, nil, func(status, versionID, deploymentID, verified string, cause error) (ledger.Record, error) {
+		if cause == nil {
+			cause = fmt.Errorf("warning: wrangler exited with an error after the deployment was made: %s", Summarize(werr))
+		}
+		return finish(status, versionID, deploymentID, verified, cause)
+	})
+}
+
+// servedSince returns the version serving at 100% in the newest deployment
+// when that deployment was made after this deploy started and its version
+// carries this commit's tag ("" when not).
+func (d *deployer) servedSince(ctx context.Context, api *cfapi.Client) (version, deployment string, err error) {
+	deps, err := api.Deployments(ctx, d.t.Worker)
+	if cfapi.IsNotFound(err) {
+		return "", "", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if len(deps) == 0 {
+		return "", "", nil
+	}
+	dep := deps[0]
+	if len(dep.Versions) != 1 || dep.Versions[0].Percentage != 100 || dep.CreatedOn.Before(d.start.Add(-clockSkew)) {
+		return "", "", nil
+	}
+	v, err := api.Version(ctx, d.t.Worker, dep.Versions[0].VersionID)
+	if err != nil {
+		return "", "", err
+	}
+	if v.Tag != Tag(d.res.Commit) {
+		return "", "", nil
+	}
+	return v.ID, dep.ID, nil
+}
+
+// clockSkew is how far before guard's clock Cloudflare may stamp a
+// deployment guard made (clocks differ).
+const clockSkew = time.Minute
 
 // bad handles a deploy verified bad: the rollback command, and the hook.
 func (d *deployer) bad(ctx context.Context) error {

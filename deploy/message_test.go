@@ -143,12 +143,12 @@ func TestRollbackCommand(t *testing.T) {
 }
 
 func TestCheckExtraArgs(t *testing.T) {
-	for _, ok := range [][]string{nil, {"--minify"}, {"--outdir", "dist"}, {"--keep-vars"}} {
+	for _, ok := range [][]string{nil, {"--minify"}, {"--keep-vars"}} {
 		if err := CheckExtraArgs(ok); err != nil {
 			t.Errorf("%q refused: %v", ok, err)
 		}
 	}
-	for _, bad := range [][]string{{"--env", "x"}, {"--env=x"}, {"-e", "x"}, {"--name=other"}, {"--message", "m"}, {"--tag=t"}, {"--dry-run"}, {"--config=x.toml"}} {
+	for _, bad := range [][]string{{"--env", "x"}, {"--env=x"}, {"-e", "x"}, {"--name=other"}, {"--message", "m"}, {"--tag=t"}, {"--dry-run"}, {"--config=x.toml"}, {"--outdir", "dist"}, {"--metafile=m.json"}} {
 		if err := CheckExtraArgs(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

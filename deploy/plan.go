@@ -2,11 +2,13 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
 
+	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/history"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/gitx"
@@ -33,8 +35,12 @@ type Plan struct {
 	Categories []string
 	Message    string
 	D1         []wranglercfg.D1Database
-	// Wrangler is the command line guard would run.
-	Wrangler []string
+	// Wrangler is the command line guard would run; with isolation
+	// "pristine", in a temporary checkout of Commit, its configuration
+	// path relative to that checkout.
+	Wrangler  []string
+	Isolation string
+	Build     string // [deploy] build
 }
 
 // DryRun computes the Plan of o. It fetches the remote branch (unless
@@ -49,7 +55,17 @@ func DryRun(ctx context.Context, o Options) (*Plan, error) {
 	if err := CheckExtraArgs(o.ExtraArgs); err != nil {
 		return nil, fail.Usage(err)
 	}
-	t, err := ResolveTarget(o.Repo.Root, o.Config, o.WranglerConfig, o.Env, o.AccountID)
+	pristineMode := o.Config.Deploy.Isolation != config.IsolationCheckout
+	head, err := o.Repo.GitLine(ctx, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+	if err != nil || head == "" {
+		return nil, fail.Usage(errors.New("HEAD does not name a commit (nothing committed yet?)"))
+	}
+	var t *Target
+	if pristineMode {
+		t, err = ResolveTargetAt(ctx, o.Repo, head, o.Config, o.WranglerConfig, o.Env, o.AccountID)
+	} else {
+		t, err = ResolveTarget(o.Repo.Root, o.Config, o.WranglerConfig, o.Env, o.AccountID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -71,9 +87,17 @@ func DryRun(ctx context.Context, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, fail.External(err)
 	}
+	if !pristineMode && len(st.Divergences) == 0 {
+		ignored, err := IgnoredInProject(ctx, o.Repo, filepath.Dir(t.ConfigPath))
+		if err != nil {
+			return nil, fail.External(err)
+		}
+		st.Divergences = append(st.Divergences, ignored...)
+	}
 	rel, _ := filepath.Rel(o.Repo.Root, t.ConfigPath)
 	p := &Plan{Worker: t.Worker, Env: t.Env, Account: t.Account, WranglerConfig: filepath.ToSlash(rel),
-		Commit: st.Head, Divergences: st.Divergences, Untracked: st.Untracked, D1: d1s}
+		Commit: st.Head, Divergences: st.Divergences, Untracked: st.Untracked, D1: d1s,
+		Isolation: o.Config.Deploy.Isolation, Build: o.Config.Deploy.Build}
 	recs, err := history.Records(ctx, o.Repo, ledger.Open(ledger.DefaultPath(o.Repo)), t.Worker, t.Account)
 	if err != nil {
 		return nil, fail.External(err)
@@ -91,9 +115,14 @@ func DryRun(ctx context.Context, o Options) (*Plan, error) {
 		return nil, fail.External(err)
 	}
 	p.Message = Message(subject, st.Head, highest)
-	p.Wrangler = append(append([]string{}, wcmd...), wrangler.DeployArgs{
-		Config: t.ConfigPath, Env: t.Env, Message: p.Message, Tag: Tag(st.Head), Extra: o.ExtraArgs,
-	}.Argv()...)
+	args := wrangler.DeployArgs{Config: p.WranglerConfig, Env: t.Env, Message: p.Message, Tag: Tag(st.Head), Extra: o.ExtraArgs,
+		OutDir: "<bundle-dir>"}
+	if pristineMode {
+		args.Metafile = "<bundle-dir>/meta.json"
+	} else {
+		args.Config = t.ConfigPath
+	}
+	p.Wrangler = append(append([]string{}, wcmd...), args.Argv()...)
 	return p, nil
 }
 
@@ -117,6 +146,14 @@ func (p *Plan) Write(w io.Writer) {
 	if len(p.Untracked) > 0 {
 		fmt.Fprintf(w, "untracked:  %s (shipped and recorded)\n", strings.Join(limitList(p.Untracked, 10), ", "))
 	}
+	where := "in the working directory (isolation = \"checkout\")"
+	if p.Isolation != config.IsolationCheckout {
+		where = "in a pristine checkout of " + gitx.ShortHash(p.Commit) + ", dependencies installed from its lockfile"
+	}
+	if p.Build != "" {
+		where += ", then " + p.Build
+	}
+	fmt.Fprintf(w, "build:      %s\n", where)
 	fmt.Fprintf(w, "would run:  %s\n", wrangler.QuoteCommand(p.Wrangler))
 	for _, dv := range p.Divergences {
 		fmt.Fprintf(w, "refused:    %s\n", dv)

@@ -33,6 +33,7 @@ const (
 	ReasonDeleted        = "deleted"
 	ReasonTypeChanged    = "type changed, not staged"
 	ReasonUntracked      = "untracked"
+	ReasonIgnored        = "ignored, and isolation = \"checkout\" deploys from the working directory"
 	ReasonUnmerged       = "unmerged (merge conflict)"
 	ReasonSubCommit      = "submodule checked out at another commit"
 	ReasonSubModified    = "submodule has modified content"
@@ -45,9 +46,14 @@ const (
 // ClassifyStatus turns `git status --porcelain=v2` entries into
 // divergences. Untracked files are refused unless allowUntracked, in which
 // case they are returned in untracked instead (to be listed in the ledger
-// record). Ignored entries ("!!") are not divergences. Pure: no git.
+// record). Ignored entries ("!!") are not divergences, and neither is
+// anything in a .wrangler directory (wrangler's cache, rewritten on every
+// run). Pure: no git.
 func ClassifyStatus(entries []gitx.Status, allowUntracked bool) (divs []Divergence, untracked []string) {
 	for _, e := range entries {
+		if inWranglerDir(e.Path) {
+			continue
+		}
 		switch e.Code {
 		case "!!":
 			continue

@@ -74,15 +74,23 @@ type Record struct {
 	DeploymentID    string   `json:"deployment_id"`
 	WranglerVersion string   `json:"wrangler_version"`
 	Operator        string   `json:"operator"`
-	// Untracked lists the untracked files shipped under --allow-untracked.
-	Untracked   []string          `json:"untracked,omitempty"`
-	Verified    string            `json:"verified,omitempty"`
-	FromVersion string            `json:"from_version,omitempty"`
-	FromCommit  string            `json:"from_commit,omitempty"`
-	Reason      string            `json:"reason,omitempty"`
-	Error       string            `json:"error,omitempty"`
-	D1Bookmarks map[string]string `json:"d1_bookmarks,omitempty"`
-	RecordFile  string            `json:"record_file,omitempty"`
+	// Isolation is where wrangler built from: "pristine" (a checkout of
+	// Commit alone) or "checkout" (the working directory).
+	Isolation string `json:"isolation,omitempty"`
+	// Untracked lists the untracked files present under --allow-untracked:
+	// not deployed with isolation "pristine", shipped with "checkout".
+	Untracked []string `json:"untracked,omitempty"`
+	// BundleSHA256 and Bundle are the SHA-256 of what wrangler uploaded
+	// (its --outdir: the manifest's and each file's; see pristine.Bundle).
+	BundleSHA256 string            `json:"bundle_sha256,omitempty"`
+	Bundle       map[string]string `json:"bundle,omitempty"`
+	Verified     string            `json:"verified,omitempty"`
+	FromVersion  string            `json:"from_version,omitempty"`
+	FromCommit   string            `json:"from_commit,omitempty"`
+	Reason       string            `json:"reason,omitempty"`
+	Error        string            `json:"error,omitempty"`
+	D1Bookmarks  map[string]string `json:"d1_bookmarks,omitempty"`
+	RecordFile   string            `json:"record_file,omitempty"`
 	// Reconciled marks an outcome that guard did not see happen: written
 	// later (guard history) from what the Cloudflare API showed, after the
 	// process that wrote the pending record died before its outcome.

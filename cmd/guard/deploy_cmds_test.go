@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,8 +40,10 @@ import (
 //	cfemu clear               empty the request log
 //	cfemu latest WORKER       set VERSION_ID, DEPLOYMENT_ID, VERSION_TAG and
 //	                          VERSION_MESSAGE from the worker's newest
-//	                          deployment and print them; negated: the worker
-//	                          has no deployment
+//	                          deployment and print them, then one
+//	                          "module NAME SHA256" line per uploaded module
+//	                          (MAIN_MODULE_SHA: the main module's);
+//	                          negated: the worker has no deployment
 //	cfemu count WORKER        print "versions N deployments M"
 //	wranglerlink DIR          symlink the pinned wrangler as
 //	                          DIR/node_modules/.bin/wrangler (fails when it is
@@ -284,6 +287,20 @@ func cfemuLatest(ts *testscript.TestScript, neg bool, worker string) {
 	ts.Setenv("VERSION_TAG", tag)
 	ts.Setenv("VERSION_MESSAGE", msg)
 	fmt.Fprintf(ts.Stdout(), "version %s\ndeployment %s\ntag %s\nmessage %s\n", vid, d.ID, tag, msg)
+	for _, v := range sc.Versions {
+		if v.ID != vid {
+			continue
+		}
+		names := make([]string, 0, len(v.Modules))
+		for n := range v.Modules {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		ts.Setenv("MAIN_MODULE_SHA", v.Modules[v.MainModule])
+		for _, n := range names {
+			fmt.Fprintf(ts.Stdout(), "module %s %s\n", n, v.Modules[n])
+		}
+	}
 }
 
 func cmdWranglerLink(ts *testscript.TestScript, neg bool, args []string) {

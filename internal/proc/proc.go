@@ -37,6 +37,9 @@ type Cmd struct {
 	// Stdout and Stderr, when set, receive the output live as well.
 	Stdout io.Writer
 	Stderr io.Writer
+	// Tethered makes the child and everything it starts die with guard
+	// (Tether): for long-running tools that act on the outside world.
+	Tethered bool
 }
 
 // ExitError is a child that ran and failed. Stderr holds the tail of what it
@@ -97,6 +100,9 @@ func Run(ctx context.Context, c Cmd) ([]byte, error) {
 		cmd.Env = append(cmd.Env[:len(cmd.Env):len(cmd.Env)], "GUARD=1")
 	}
 	cmd.Stdin = c.Stdin
+	if c.Tethered {
+		Tether(cmd)
+	}
 	// A child's grandchildren may keep its pipes open after it is killed;
 	// do not let them hold guard past a cancellation.
 	cmd.WaitDelay = 2 * time.Second
@@ -131,12 +137,13 @@ func Run(ctx context.Context, c Cmd) ([]byte, error) {
 // exactly as written, in dir, streaming its output.
 func Shell(ctx context.Context, dir, command string, stdout, stderr io.Writer, extraEnv ...string) error {
 	_, err := Run(ctx, Cmd{
-		Name:   "/bin/sh",
-		Args:   []string{"-c", command},
-		Dir:    dir,
-		Env:    Env(extraEnv...),
-		Stdout: stdout,
-		Stderr: stderr,
+		Name:     "/bin/sh",
+		Args:     []string{"-c", command},
+		Dir:      dir,
+		Env:      Env(extraEnv...),
+		Stdout:   stdout,
+		Stderr:   stderr,
+		Tethered: true,
 	})
 	var ee *ExitError
 	if errors.As(err, &ee) {

@@ -18,11 +18,14 @@ const MaxRollbackMessage = 120
 
 // DeployArgs are the inputs of `wrangler deploy`.
 type DeployArgs struct {
-	Config  string   // --config; empty lets wrangler find wrangler.toml/json(c)
-	Env     string   // --env; empty is the top-level environment
-	Message string   // --message: the version's and deployment's workers/message
-	Tag     string   // --tag: the version's workers/tag
-	Extra   []string // more arguments, passed through after guard's
+	Config  string // --config; empty lets wrangler find wrangler.toml/json(c)
+	Env     string // --env; empty is the top-level environment
+	Message string // --message: the version's and deployment's workers/message
+	Tag     string // --tag: the version's workers/tag
+	// OutDir and Metafile, when set, receive the bundle wrangler uploads
+	// and esbuild's metadata of it (--outdir, --metafile).
+	OutDir, Metafile string
+	Extra            []string // more arguments, passed through after guard's
 }
 
 // DeployResult is what wrangler reports about a deploy.
@@ -76,6 +79,12 @@ func (a DeployArgs) Argv() []string {
 	}
 	if a.Tag != "" {
 		args = append(args, "--tag="+a.Tag)
+	}
+	if a.OutDir != "" {
+		args = append(args, "--outdir="+a.OutDir)
+	}
+	if a.Metafile != "" {
+		args = append(args, "--metafile="+a.Metafile)
 	}
 	return append(args, a.Extra...)
 }

@@ -18,9 +18,11 @@
 //     "Current Version ID:" line is the fallback.
 //   - Failures are *Error values naming the command, its exit status,
 //     wrangler's own message and the tail of stderr.
-//   - wrangler runs in its own process group (on Unix); cancelling ctx kills
-//     the whole group (node and its esbuild helper) at once. A terminal's
-//     Ctrl-C therefore reaches wrangler only through the caller's context.
+//   - wrangler runs tethered (proc.Tether): in its own process group, which
+//     cancelling ctx kills at once (node and its esbuild helper), and which
+//     dies with guard however guard dies (kill -9 included, on Linux), so no
+//     orphan keeps deploying. A terminal's Ctrl-C therefore reaches wrangler
+//     only through the caller's context.
 //
 // Arguments are always passed as separate argv entries and flags in their
 // "--flag=value" form, so a message beginning with "-" stays a value; no shell
@@ -43,6 +45,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-version"
+
+	"github.com/guardcm/guard/internal/proc"
 )
 
 // MinVersion is the oldest wrangler guard drives. Guard depends on the
@@ -192,7 +196,7 @@ func (r *Runner) run(ctx context.Context, name string, args ...string) (*result,
 	cmd.Env = env
 	cmd.Stdin = nil // the null device: wrangler sees no TTY and never prompts
 	cmd.WaitDelay = 5 * time.Second
-	ownProcessGroup(cmd)
+	proc.Tether(cmd)
 
 	stdoutW, stderrW := r.Stdout, r.Stderr
 	if stdoutW != nil && stdoutW == stderrW {
