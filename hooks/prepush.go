@@ -112,11 +112,18 @@ func PrePush(ctx context.Context, repo *gitx.Repo, cfg *config.Config, o PrePush
 		fmt.Fprintln(o.Stderr, "guard: emergency push: skipping the configured pre-push commands (document the change within 24 hours)")
 		return nil
 	}
-	for _, c := range cfg.PrePush.Commands {
+	for i, c := range cfg.PrePush.Commands {
 		fmt.Fprintf(o.Stderr, "guard: running %s\n", c)
 		if err := proc.Shell(ctx, repo.Root, c, o.Stdout, o.Stderr); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			var ee *proc.ExitError
+			if errors.As(err, &ee) && (ee.Code == 127 || ee.Code == 126) {
+				// The shell could not find or run the program: the
+				// configuration is wrong for this machine, not the code.
+				return fail.Usage(fmt.Errorf("push refused: pre-push command %q could not run (exit %d: a program it names is missing or not executable here)", c, ee.Code),
+					fmt.Sprintf("install it, or edit pre_push.commands[%d] in guard.toml; 'guard doctor' checks every configured command", i))
 			}
 			return fail.Refused(fmt.Errorf("push refused: pre-push command %q failed", c), "fix what it reports, or run it yourself: "+c)
 		}

@@ -41,6 +41,10 @@ type Options struct {
 	// Verify are the commands run after a deploy.
 	// nil: {"bun run compliance:dev"}; an empty non-nil slice: none.
 	Verify []string
+	// CommandNotes and VerifyNotes are written as comments inside the
+	// lists: commands that would apply but cannot run here, each with its
+	// reason (Project.Commands).
+	CommandNotes, VerifyNotes []string
 }
 
 // Result lists the paths Write created and those it left alone because they
@@ -112,8 +116,8 @@ func Files(opts Options) []File {
 	}
 	r := strings.NewReplacer(
 		"@PROJECT@", projectName(opts.ProjectName),
-		"@COMMANDS@", tomlArray(orDefault(opts.Commands, DefaultCommands)),
-		"@VERIFY@", tomlArray(orDefault(opts.Verify, DefaultVerify)),
+		"@COMMANDS@", tomlList(orDefault(opts.Commands, DefaultCommands), opts.CommandNotes),
+		"@VERIFY@", tomlList(orDefault(opts.Verify, DefaultVerify), opts.VerifyNotes),
 		"@CHECKLIST@", strings.Join(items, "\n"),
 	)
 	render := func(name string) []byte {
@@ -213,6 +217,24 @@ func tomlArray(ss []string) string {
 		parts[i] = tomlString(s)
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// tomlList renders a TOML array of strings, one line when there are no
+// notes, else one element a line with each note as a commented-out line.
+func tomlList(ss, notes []string) string {
+	if len(notes) == 0 {
+		return tomlArray(ss)
+	}
+	var b strings.Builder
+	b.WriteString("[\n")
+	for _, s := range ss {
+		b.WriteString("  " + tomlString(s) + ",\n")
+	}
+	for _, n := range notes {
+		b.WriteString("  # " + strings.Join(strings.Fields(n), " ") + "\n")
+	}
+	b.WriteString("]")
+	return b.String()
 }
 
 // tomlString quotes s as a TOML basic string. TOML documents are UTF-8, so

@@ -7,6 +7,7 @@ import (
 
 	goversion "github.com/hashicorp/go-version"
 
+	"github.com/guardcm/guard/initrepo"
 	"github.com/guardcm/guard/install"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/wrangler"
@@ -66,6 +67,11 @@ func (c *DoctorCmd) Run(env *Env) error {
 	} else {
 		d.ok("configuration: %s is valid", cfg.Source)
 	}
+	// the commands guard runs: their programs, and the package scripts
+	// they name, so a push never fails on "bun: not found"
+	if cfg != nil {
+		d.commands(repo.Root, cfg.PrePush.Commands, cfg.Deploy.Verify)
+	}
 	// hooks
 	self, _ := install.DefaultBinary()
 	states, err := install.Inspect(env.Ctx, repo, nil)
@@ -124,6 +130,23 @@ func (c *DoctorCmd) Run(env *Env) error {
 		return fail.AlreadyReported(fail.KindRefused, fmt.Sprintf("%d problem(s) found", d.problems))
 	}
 	return nil
+}
+
+// commands checks the configured pre-push and verify commands.
+func (d *doctor) commands(root string, prePush, verify []string) {
+	proj, err := initrepo.Detect(root)
+	if err != nil {
+		d.problem("fix package.json", "%v", err)
+		return
+	}
+	probs := append(initrepo.CheckCommands(root, proj, "pre_push.commands", prePush),
+		initrepo.CheckCommands(root, proj, "deploy.verify", verify)...)
+	for _, p := range probs {
+		d.problem(p.Fix, "%s = %q: %s", p.Key, p.Command, p.Problem)
+	}
+	if len(probs) == 0 {
+		d.ok("commands: %s and %s; their programs and package scripts exist", plural(len(prePush), "pre-push command"), plural(len(verify), "verify command"))
+	}
 }
 
 // gitVersion reads "git version 2.39.5 (Apple Git-143)".

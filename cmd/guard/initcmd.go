@@ -18,9 +18,32 @@ func (c *InitCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	res, err := initrepo.Write(repo.Root, initrepo.Files(initrepo.Options{ProjectName: filepath.Base(repo.Root)}))
+	proj, err := initrepo.Detect(repo.Root)
+	if err != nil {
+		return fail.Usage(err, "fix package.json, then run guard init again")
+	}
+	opts := initrepo.Options{ProjectName: filepath.Base(repo.Root)}
+	opts.Commands, opts.CommandNotes, opts.Verify, opts.VerifyNotes = proj.Commands()
+	res, err := initrepo.Write(repo.Root, initrepo.Files(opts))
 	if err != nil {
 		return fail.External(err)
+	}
+	switch {
+	case proj.Manager == "":
+		fmt.Fprintln(env.Stderr, "guard: no package.json at the root: guard.toml lists no pre-push command (examples are commented)")
+	case proj.Lockfile == "":
+		fmt.Fprintf(env.Stderr, "guard: package manager %s (no lockfile found)\n", proj.Manager)
+	default:
+		fmt.Fprintf(env.Stderr, "guard: package manager %s (from %s)\n", proj.Manager, proj.Lockfile)
+	}
+	if proj.Manager != "" && !proj.Installed {
+		fmt.Fprintf(env.Stderr, "guard: warning: %s is not installed here: its commands are written as comments in guard.toml\n", proj.Manager)
+	}
+	for _, c := range opts.Commands {
+		fmt.Fprintf(env.Stderr, "guard: pre-push runs: %s\n", c)
+	}
+	for _, c := range opts.Verify {
+		fmt.Fprintf(env.Stderr, "guard: deploy verifies with: %s\n", c)
 	}
 	for _, p := range res.Written {
 		fmt.Fprintf(env.Stderr, "guard: wrote %s\n", p)
