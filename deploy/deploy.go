@@ -391,6 +391,11 @@ func (d *deployer) run(ctx context.Context) error {
 	if err != nil {
 		return fail.External(err)
 	}
+	var inProgress []string
+	st.Divergences, inProgress = SetAsideRecords(st.Divergences, cfg.Rollback.RecordsDir)
+	if len(inProgress) > 0 {
+		d.voice.Say("%d emergency-change record(s) in progress are not deployed: %s (commit and push them to document the change)", len(inProgress), strings.Join(limitList(inProgress, 10), ", "))
+	}
 	if !pristineMode && len(st.Divergences) == 0 {
 		ignored, err := IgnoredInProject(ctx, repo, filepath.Dir(t.ConfigPath))
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -41,6 +42,8 @@ type Plan struct {
 	Wrangler  []string
 	Isolation string
 	Build     string // [deploy] build
+	// Records are emergency-change records in progress, set aside.
+	Records []string
 }
 
 // DryRun computes the Plan of o. It fetches the remote branch (unless
@@ -87,6 +90,8 @@ func DryRun(ctx context.Context, o Options) (*Plan, error) {
 	if err != nil {
 		return nil, fail.External(err)
 	}
+	var records []string
+	st.Divergences, records = SetAsideRecords(st.Divergences, o.Config.Rollback.RecordsDir)
 	if !pristineMode && len(st.Divergences) == 0 {
 		ignored, err := IgnoredInProject(ctx, o.Repo, filepath.Dir(t.ConfigPath))
 		if err != nil {
@@ -97,7 +102,7 @@ func DryRun(ctx context.Context, o Options) (*Plan, error) {
 	rel, _ := filepath.Rel(o.Repo.Root, t.ConfigPath)
 	p := &Plan{Worker: t.Worker, Env: t.Env, Account: t.Account, WranglerConfig: filepath.ToSlash(rel),
 		Commit: st.Head, Divergences: st.Divergences, Untracked: st.Untracked, D1: d1s,
-		Isolation: o.Config.Deploy.Isolation, Build: o.Config.Deploy.Build}
+		Isolation: o.Config.Deploy.Isolation, Build: o.Config.Deploy.Build, Records: records}
 	recs, err := history.Records(ctx, o.Repo, ledger.Open(ledger.DefaultPath(o.Repo)), t.Worker, t.Account)
 	if err != nil {
 		return nil, fail.External(err)
@@ -143,6 +148,9 @@ func (p *Plan) Write(w io.Writer) {
 	for _, db := range p.D1 {
 		fmt.Fprintf(w, "d1:         apply the migrations of %s (binding %s) first, after a Time Travel bookmark\n", db.DatabaseName, db.Binding)
 	}
+	if len(p.Records) > 0 {
+		fmt.Fprintf(w, "records:    %s (emergency-change records in progress: not deployed, not refused)\n", strings.Join(p.Records, ", "))
+	}
 	if len(p.Untracked) > 0 {
 		fmt.Fprintf(w, "untracked:  %s (shipped and recorded)\n", strings.Join(limitList(p.Untracked, 10), ", "))
 	}
@@ -165,4 +173,22 @@ func orNone(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
+}
+
+// SetAsideRecords removes from divs the emergency-change records being
+// written or completed (new or modified Markdown directly in recordsDir):
+// an incident's paperwork must never block the deploy that ends it, and
+// the records are not part of what wrangler ships. It returns them apart,
+// for a note.
+func SetAsideRecords(divs []Divergence, recordsDir string) (kept []Divergence, records []string) {
+	dir := strings.TrimSuffix(recordsDir, "/")
+	for _, dv := range divs {
+		if dir != "" && path.Dir(dv.Path) == dir && strings.HasSuffix(dv.Path, ".md") &&
+			(dv.Reason == ReasonUntracked || dv.Reason == ReasonModified || dv.Reason == ReasonStaged) {
+			records = append(records, dv.Path)
+			continue
+		}
+		kept = append(kept, dv)
+	}
+	return kept, records
 }

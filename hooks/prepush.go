@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/guardcm/guard/wranglercfg"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/guardcm/guard/config"
@@ -69,7 +70,7 @@ func PrePush(ctx context.Context, repo *gitx.Repo, cfg *config.Config, o PrePush
 		return fail.Usage(err)
 	}
 	var findings []report.Finding
-	allEmergency := true
+	allEmergency, onlyRecords := true, true
 	checked := 0
 	for _, u := range updates {
 		if isZero(u.LocalSHA) || strings.HasPrefix(u.RemoteRef, "refs/notes/") {
@@ -99,6 +100,11 @@ func PrePush(ctx context.Context, repo *gitx.Repo, cfg *config.Config, o PrePush
 			if !res.AllEmergency {
 				allEmergency = false
 			}
+			for _, c := range res.Commits {
+				if !c.IsMerge() && !slices.Contains(res.Records, c.Hash) {
+					onlyRecords = false
+				}
+			}
 		}
 	}
 	report.Write(o.Stderr, report.FormatText, findings)
@@ -106,6 +112,10 @@ func PrePush(ctx context.Context, repo *gitx.Repo, cfg *config.Config, o PrePush
 		return fail.AlreadyReported(fail.KindRefused, fmt.Sprintf("push refused: %d problem(s) found", countErrors(findings)))
 	}
 	if checked == 0 {
+		return nil
+	}
+	if onlyRecords && len(cfg.PrePush.Commands) > 0 {
+		fmt.Fprintln(o.Stderr, "guard: this push only adds or completes emergency-change records: the configured pre-push commands are not run")
 		return nil
 	}
 	if allEmergency && cfg.EmergencySkips() && len(cfg.PrePush.Commands) > 0 {
