@@ -200,7 +200,8 @@ func CommitRecordCheck(now func() time.Time) hooks.RangeCheck {
 			out = append(out, report.Finding{
 				Rule: RuleWritten, Severity: report.SeverityNotice, File: rec.Path, Commit: c.Short(), Subject: c.Subject,
 				Message: fmt.Sprintf("emergency change: wrote its change record (a new, untracked file); document it by %s", rec.Due.Format(time.RFC3339)),
-				Fix:     fmt.Sprintf("replace every TODO, then: git add %s && git commit -m 'Document emergency change %s'", rec.Path, c.Short()),
+				Fix: fmt.Sprintf("replace every TODO, then: git add %s && git commit -m 'Document emergency change %s' && git push %s %s (a push of records alone may go to %s directly)",
+					rec.Path, c.Short(), cfg.Remote, r.Branch, r.Branch),
 			})
 		}
 		return out, nil
