@@ -136,13 +136,13 @@ func installTracked(l Layout, hooks []string) ([]Action, error) {
 	if err := os.MkdirAll(l.Files, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the hooks folder: %w", err)
 	}
+	files, err := readHooks(l.Files, hooks)
+	if err != nil {
+		return nil, err
+	}
 	var actions []Action
-	for _, h := range hooks {
-		path := filepath.Join(l.Files, h)
-		cur, err := readHook(path)
-		if err != nil {
-			return actions, err
-		}
+	for _, f := range files {
+		h, path, cur := f.hook, f.path, f.cur
 		if cur.present && !cur.regular {
 			return actions, fmt.Errorf("%s is a dangling symbolic link; fix or remove it, then run 'guard install' again", path)
 		}
@@ -187,13 +187,13 @@ func installTracked(l Layout, hooks []string) ([]Action, error) {
 // uninstallTracked removes guard's block; a file left with nothing but a
 // shebang is removed.
 func uninstallTracked(l Layout, hooks []string) ([]Action, error) {
+	files, err := readHooks(l.Files, hooks)
+	if err != nil {
+		return nil, err
+	}
 	var actions []Action
-	for _, h := range hooks {
-		path := filepath.Join(l.Files, h)
-		cur, err := readHook(path)
-		if err != nil {
-			return actions, err
-		}
+	for _, f := range files {
+		h, path, cur := f.hook, f.path, f.cur
 		before, _, after, ok := cutBlock(cur.data)
 		if !cur.present || !ok {
 			actions = append(actions, Action{h, path, NotInstalled})
@@ -221,13 +221,13 @@ func uninstallTracked(l Layout, hooks []string) ([]Action, error) {
 // inspectTracked reports each hook of a tracked folder: whether guard's
 // block is there, as written, and which guard PATH finds.
 func inspectTracked(l Layout, hooks []string) ([]HookState, error) {
+	files, err := readHooks(l.Files, hooks)
+	if err != nil {
+		return nil, err
+	}
 	var res []HookState
-	for _, h := range hooks {
-		path := filepath.Join(l.Files, h)
-		cur, err := readHook(path)
-		if err != nil {
-			return nil, err
-		}
+	for _, f := range files {
+		h, path, cur := f.hook, f.path, f.cur
 		st := HookState{Hook: h, Path: path, Present: cur.present, Executable: cur.exec, Tracked: true}
 		if _, blk, _, ok := cutBlock(cur.data); ok {
 			st.Guard = true
@@ -244,4 +244,24 @@ func inspectTracked(l Layout, hooks []string) ([]HookState, error) {
 		res = append(res, st)
 	}
 	return res, nil
+}
+
+// hookFile is one hook of a folder as found on disk.
+type hookFile struct {
+	hook, path string
+	cur        fileState
+}
+
+// readHooks reads every hook before anything is changed.
+func readHooks(dir string, hooks []string) ([]hookFile, error) {
+	var out []hookFile
+	for _, h := range hooks {
+		path := filepath.Join(dir, h)
+		cur, err := readHook(path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, hookFile{h, path, cur})
+	}
+	return out, nil
 }
