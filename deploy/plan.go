@@ -7,6 +7,7 @@ import (
 	"io"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/guardcm/guard/config"
@@ -15,6 +16,7 @@ import (
 	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/internal/wrangler"
 	"github.com/guardcm/guard/ledger"
+	"github.com/guardcm/guard/rollout"
 	"github.com/guardcm/guard/wranglercfg"
 )
 
@@ -44,6 +46,8 @@ type Plan struct {
 	Build     string // [deploy] build
 	// Records are emergency-change records in progress, set aside.
 	Records []string
+	// Rollout is the gradual deploy's plan (nil: all at once).
+	Rollout *rollout.Plan
 }
 
 // DryRun computes the Plan of o. It fetches the remote branch (unless
@@ -103,7 +107,8 @@ func DryRun(ctx context.Context, o Options) (*Plan, error) {
 	p := &Plan{Worker: t.Worker, Env: t.Env, Account: t.Account, WranglerConfig: filepath.ToSlash(rel),
 		Commit: st.Head, Divergences: st.Divergences, Untracked: st.Untracked, D1: d1s,
 		Isolation: o.Config.Deploy.Isolation, Build: o.Config.Deploy.Build, Records: records}
-	recs, err := history.Records(ctx, o.Repo, ledger.Open(ledger.DefaultPath(o.Repo)), t.Worker, t.Account)
+	d.ledger = ledger.Open(ledger.DefaultPath(o.Repo))
+	recs, err := history.Records(ctx, o.Repo, d.ledger, t.Worker, t.Account)
 	if err != nil {
 		return nil, fail.External(err)
 	}
@@ -113,6 +118,9 @@ func DryRun(ctx context.Context, o Options) (*Plan, error) {
 		return nil, fail.External(err)
 	}
 	p.Commits = len(commits)
+	if p.Rollout, err = d.rolloutPlan(ctx, commits, p.Since, st.Head); err != nil {
+		return nil, err
+	}
 	var highest string
 	p.Categories, highest = Categories(commits)
 	subject, err := o.Repo.GitLine(ctx, "log", "-1", "--format=%s", st.Head)
@@ -162,7 +170,15 @@ func (p *Plan) Write(w io.Writer) {
 		where += ", then " + p.Build
 	}
 	fmt.Fprintf(w, "build:      %s\n", where)
-	fmt.Fprintf(w, "would run:  %s\n", wrangler.QuoteCommand(p.Wrangler))
+	if p.Rollout != nil {
+		var steps []string
+		for _, st := range p.Rollout.Steps {
+			steps = append(steps, strconv.FormatFloat(st, 'f', -1, 64)+"%")
+		}
+		fmt.Fprintf(w, "gradual:    wrangler versions upload, then versions deploy at %s (%s)\n", strings.Join(steps, ", "), p.Rollout.Source)
+	} else {
+		fmt.Fprintf(w, "would run:  %s\n", wrangler.QuoteCommand(p.Wrangler))
+	}
 	for _, dv := range p.Divergences {
 		fmt.Fprintf(w, "refused:    %s\n", dv)
 	}

@@ -22,6 +22,7 @@ run ./migrations 'BenchmarkCheck500' 3x
 run ./deploy 'BenchmarkCleanTree$' 10x
 run ./deploy 'BenchmarkDeployOverhead$' 10x
 run ./cmd/guard 'BenchmarkRollbackToWrangler$' 20x
+run ./deploy 'BenchmarkRolloutStep$' 20x
 
 # metric NAME UNIT: the median, over the runs, of the value reported in UNIT.
 metric() {
@@ -45,3 +46,5 @@ row "guard deploy clean-tree check, 13k files" "$d" "<= 1.5x git status: $(awk -
 row "guard deploy, own time around wrangler (no fetch)" "$(metric BenchmarkDeployOverhead/no-fetch guard-ms/op)" "<= 150 ms"
 row "guard deploy, own time around wrangler (fetch)" "$(metric BenchmarkDeployOverhead/fetch guard-ms/op)" "<= 150 ms"
 row "guard rollback, command to wrangler's start" "$(metric BenchmarkRollbackToWrangler ms-to-wrangler/op)" "<= 300 ms"
+row "gradual deploy, wrangler's API call per step (stand-in)" "$(metric BenchmarkRolloutStep wrangler-stand-in-ms/step)" ""
+row "gradual deploy, guard's own time per step" "$(metric BenchmarkRolloutStep guard-ms/step)" "<= 200 ms"

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -10,15 +11,20 @@ import (
 	"github.com/guardcm/guard/deploy"
 	"github.com/guardcm/guard/hooks"
 	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/rollout"
 )
 
 // DeployCmd is the guarded deploy (the policy's deploy-guarded.sh).
 type DeployCmd struct {
 	WorkerFlags
-	NoFetch        bool `help:"Compare with the last fetched remote branch instead of fetching it first."`
-	AllowUntracked bool `help:"Ship untracked (not ignored) files and list them in the deploy record."`
-	RollbackOnFail bool `help:"Roll back automatically when verification fails."`
-	DryRun         bool `help:"Print the plan and stop: the worker, the tree check, the commits and categories that would ship, the wrangler command. No wrangler, no API, no token, no record."`
+	NoFetch        bool   `help:"Compare with the last fetched remote branch instead of fetching it first."`
+	AllowUntracked bool   `help:"Ship untracked (not ignored) files and list them in the deploy record."`
+	RollbackOnFail bool   `help:"Roll back automatically when verification fails."`
+	DryRun         bool   `help:"Print the plan and stop: the worker, the tree check, the commits and categories that would ship, the wrangler command. No wrangler, no API, no token, no record."`
+	Gradual        bool   `help:"Deploy progressively: upload, smoke-test at 0% with the health checks pinned to the new version, then raise it step by step ([deploy.rollout] makes every deploy gradual)."`
+	Steps          string `help:"Steps of a gradual deploy, as percentages (implies --gradual; default [deploy.rollout] steps, else 0,10,50,100)." placeholder:"0,25,100"`
+	Resume         bool   `help:"Finish a gradual deploy that stopped (crash or interrupt) from the step production is at." xor:"finish"`
+	Abort          bool   `help:"Undo a gradual deploy that stopped: the previous version at 100% again." xor:"finish"`
 	// Not passthrough: kong then rejects an unknown flag (a typo of a
 	// guard flag must never reach wrangler), and wrangler's own arguments
 	// are only those after "--" (checked in Run).
@@ -38,21 +44,33 @@ func (c *DeployCmd) Run(env *Env, kctx *kong.Context) error {
 	if err != nil {
 		return err
 	}
+	var steps []float64
+	if c.Steps != "" {
+		if steps, err = rollout.ParseSteps(c.Steps); err != nil {
+			return fail.Usage(err)
+		}
+	}
 	o := deploy.Options{
 		Repo:           repo,
 		Config:         cfg,
 		Env:            wenv,
 		WranglerConfig: wcfg,
-		NoFetch:        c.NoFetch,
-		AllowUntracked: c.AllowUntracked,
-		RollbackOnFail: c.RollbackOnFail,
-		ExtraArgs:      c.Args,
 		Token:          os.Getenv(tokenEnv),
 		AccountID:      os.Getenv(accountEnv),
-		MigrationCheck: hooks.MigrationFindings,
+		Interrupted:    interruptedRollout(env),
 		Stdout:         env.Stdout,
 		Stderr:         env.Stderr,
 	}
+	if c.Resume || c.Abort {
+		if c.Gradual || steps != nil || c.RollbackOnFail || c.AllowUntracked || c.DryRun || len(c.Args) > 0 {
+			return fail.Usage(errors.New("--resume and --abort take only --worker, --env and --config: they finish the gradual deploy the ledger records"))
+		}
+		_, err = deploy.Finish(env.Ctx, o, c.Abort)
+		return err
+	}
+	o.NoFetch, o.AllowUntracked = c.NoFetch, c.AllowUntracked
+	o.ExtraArgs, o.MigrationCheck = c.Args, hooks.MigrationFindings
+	o.Gradual, o.Steps = c.Gradual, steps
 	if c.DryRun {
 		p, err := deploy.DryRun(env.Ctx, o)
 		if err != nil {
@@ -70,6 +88,7 @@ func (c *DeployCmd) Run(env *Env, kctx *kong.Context) error {
 			return err
 		}
 	}
+	o.RollbackOnFail = c.RollbackOnFail
 	_, err = deploy.Run(env.Ctx, o)
 	return err
 }
@@ -91,4 +110,17 @@ func afterDoubleDash(raw, positional []string) error {
 			"arguments for wrangler go after --, as in: guard deploy -- --minify")
 	}
 	return nil
+}
+
+// interruptedRollout asks, on a terminal, whether an interrupted gradual
+// deploy goes back to the previous version now; without a terminal it
+// always does (nobody is there to finish it later).
+func interruptedRollout(env *Env) func() bool {
+	return func() bool {
+		if !isTerminal(env.Stdin) {
+			return true
+		}
+		back, err := confirm(env.Stdin, env.Stderr, fmt.Sprintf("\nguard: the gradual deploy was interrupted. Go back to the previous version at 100%% now? [y/N: leave it for guard deploy --resume or --abort] "))
+		return err != nil || back
+	}
 }
