@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -836,6 +837,9 @@ func (d *deployer) d1Databases() ([]wranglercfg.D1Database, error) {
 	}
 	all := d.t.Config.D1Databases(d.t.Env)
 	for _, want := range d.cfg.Deploy.D1 {
+		if want.Config != "" && path.Clean(want.Config) != d.t.Config.Path {
+			continue // another worker's database (a monorepo)
+		}
 		found := false
 		for _, db := range all {
 			if db.Binding == want.Binding {
@@ -853,7 +857,7 @@ func (d *deployer) d1Databases() ([]wranglercfg.D1Database, error) {
 				where = "env " + d.t.Env
 			}
 			return nil, fail.Usage(fmt.Errorf("guard.toml: deploy.d1: binding %q is not among the d1_databases of %s in %s", want.Binding, where, d.t.Config.Path),
-				"name a binding of the wrangler configuration's d1_databases")
+				"name a binding of the wrangler configuration's d1_databases; in a monorepo, scope the entry with config = \"path/to/wrangler.toml\"")
 		}
 	}
 	return out, nil
