@@ -170,15 +170,20 @@ type emergencyCommit struct {
 // emergency category, since guard was adopted: a history that predates
 // guard.toml and the records folder owes no records to guard.
 func emergencyCommits(ctx context.Context, repo *gitx.Repo, branch string) ([]emergencyCommit, error) {
-	since, err := adoptedAt(ctx, repo, branch)
+	// git's own grep keeps the walk cheap on a long history: only the
+	// messages that mention the key with emergency are formatted, and the
+	// trailer parse below decides.
+	args := []string{"log", "-z", "--regexp-ignore-case", "--extended-regexp",
+		"--grep=^" + policy.TrailerKey + ":[[:space:]]*emergency",
+		"--format=%H%x1f%cI%x1f%s%x1f%(trailers:key=" + policy.TrailerKey + ",valueonly,separator=%x1e)"}
+	out, err := repo.Git(ctx, append(args, branch, "--")...)
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"log", "-z", "--format=%H%x1f%cI%x1f%s%x1f%(trailers:key=" + policy.TrailerKey + ",valueonly,separator=%x1e)"}
-	if !since.IsZero() {
-		args = append(args, "--since="+since.Format(time.RFC3339))
+	if len(bytes.TrimSpace(out)) == 0 {
+		return nil, nil
 	}
-	out, err := repo.Git(ctx, append(args, branch, "--")...)
+	since, err := adoptedAt(ctx, repo, branch)
 	if err != nil {
 		return nil, err
 	}
@@ -201,6 +206,9 @@ func emergencyCommits(ctx context.Context, repo *gitx.Repo, branch string) ([]em
 		at, err := time.Parse(time.RFC3339, f[1])
 		if err != nil {
 			return nil, fmt.Errorf("git log: commit %s: bad time %q", f[0], f[1])
+		}
+		if at.Before(since) {
+			continue // before guard.toml arrived
 		}
 		res = append(res, emergencyCommit{hash: f[0], subject: f[2], at: at.UTC()})
 	}
