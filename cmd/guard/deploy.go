@@ -65,8 +65,8 @@ func (c *DeployCmd) Run(env *Env, kctx *kong.Context) error {
 		if c.Gradual || steps != nil || c.RollbackOnFail || c.AllowUntracked || c.DryRun || len(c.Args) > 0 {
 			return fail.Usage(errors.New("--resume and --abort take only --worker, --env and --config: they finish the gradual deploy the ledger records"))
 		}
-		_, err = deploy.Finish(env.Ctx, o, c.Abort)
-		return err
+		res, err := deploy.Finish(env.Ctx, o, c.Abort)
+		return publishDeployEvidence(env, res, err)
 	}
 	o.NoFetch, o.AllowUntracked = c.NoFetch, c.AllowUntracked
 	o.ExtraArgs, o.MigrationCheck = c.Args, hooks.MigrationFindings
@@ -89,8 +89,8 @@ func (c *DeployCmd) Run(env *Env, kctx *kong.Context) error {
 		}
 	}
 	o.RollbackOnFail = c.RollbackOnFail
-	_, err = deploy.Run(env.Ctx, o)
-	return err
+	res, err := deploy.Run(env.Ctx, o)
+	return publishDeployEvidence(env, res, err)
 }
 
 // afterDoubleDash refuses positional arguments given before "--": only
@@ -120,7 +120,7 @@ func interruptedRollout(env *Env) func() bool {
 		if !isTerminal(env.Stdin) {
 			return true
 		}
-		back, err := confirm(env.Stdin, env.Stderr, fmt.Sprintf("\nguard: the gradual deploy was interrupted. Go back to the previous version at 100%% now? [y/N: leave it for guard deploy --resume or --abort] "))
+		back, err := confirm(env.Stdin, env.Stderr, "\nguard: the gradual deploy was interrupted. Go back to the previous version at 100% now? [y/N: leave it for guard deploy --resume or --abort] ")
 		return err != nil || back
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/guardcm/guard/evidence"
+	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/ledger"
@@ -178,10 +179,6 @@ func (c *EvidenceMergeActivityCmd) Run(env *Env) error {
 
 // Run collects the deployments.
 func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
-	repo, cfg, err := env.Workspace()
-	if err != nil {
-		return err
-	}
 	period, err := evidencePeriod(c.Since, c.Until)
 	if err != nil {
 		return err
@@ -191,18 +188,28 @@ func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
 		return err
 	}
 	t := cf.Target
+	return collectDeployments(env, t.Worker, t.Env, t.Account, cf.API(), period, !c.NoFetch, c.Out)
+}
+
+// collectDeployments collects a worker's deployments document for period
+// and prints or publishes it (emitEvidence).
+func collectDeployments(env *Env, worker, wranglerEnv, account string, api *cfapi.Client, period evidence.Period, fetch bool, out string) error {
+	repo, cfg, err := env.Workspace()
+	if err != nil {
+		return err
+	}
 	doc, err := evidence.Deployments(env.Ctx, evidence.DeploymentOptions{
 		Repo: repo, Config: cfg, Period: period, Generator: generator(),
-		Worker: t.Worker, Env: t.Env, Account: t.Account,
-		API:    cf.API(),
+		Worker: worker, Env: wranglerEnv, Account: account,
+		API:    api,
 		Ledger: ledger.Open(ledger.DefaultPath(repo)),
-		Fetch:  !c.NoFetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
+		Fetch:  fetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
 	})
 	if err != nil {
 		return fail.OrExternal(err, "check CLOUDFLARE_API_TOKEN and the network: the deployments evidence needs the Cloudflare API")
 	}
 	warnSources(env, doc)
-	return emitEvidence(env, doc, t.Worker, c.Out)
+	return emitEvidence(env, doc, worker, out)
 }
 
 // Run collects the branch protection.
