@@ -38,7 +38,7 @@ type Result struct {
 	Findings []report.Finding
 	// Highest is the highest category in the range (emergency counts as its
 	// own kind and is reported by AllEmergency).
-	Highest      policy.Category
+	Highest policy.Category
 	// AllEmergency: every commit is an emergency change or only adds or
 	// completes emergency-change records (Records).
 	AllEmergency bool
