@@ -12,8 +12,9 @@ type DeployCmd struct {
 	Env            string   `help:"Deploy this wrangler environment (wrangler's --env)." placeholder:"ENV"`
 	Config         string   `help:"The wrangler configuration file (default: [deploy] config, else wrangler.json, wrangler.jsonc or wrangler.toml at the root)." placeholder:"FILE"`
 	NoFetch        bool     `help:"Compare with the last fetched remote branch instead of fetching it first."`
-	AllowUntracked bool     `help:"Ship untracked (not ignored) files and list them in the deploy record."`
+	AllowUntracked bool     `help:"Deploy although untracked files exist (they are not deployed) and list them in the deploy record."`
 	RollbackOnFail bool     `help:"Roll back automatically when verification fails."`
+	BreakLock      bool     `help:"Take over the team lock when its lease has expired (recorded in the deploy's record)."`
 	Args           []string `arg:"" optional:"" passthrough:"" help:"Extra arguments for wrangler deploy, after --." placeholder:"WRANGLER-ARGS"`
 }
 
@@ -44,6 +45,7 @@ func (c *DeployCmd) Run(env *Env) error {
 		WranglerConfig: wcfg,
 		NoFetch:        c.NoFetch,
 		AllowUntracked: c.AllowUntracked,
+		BreakLock:      c.BreakLock,
 		RollbackOnFail: c.RollbackOnFail,
 		Rollback:       onFail,
 		ExtraArgs:      args,
