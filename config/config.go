@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ type Config struct {
 	Deploy     Deploy     `toml:"deploy" json:"deploy"`
 	Rollback   Rollback   `toml:"rollback" json:"rollback"`
 	PR         PR         `toml:"pr" json:"pr"`
+	Evidence   Evidence   `toml:"evidence" json:"evidence"`
 	// Workers names wrangler configurations guard cannot find by their
 	// file name alone (wrangler.kv.toml, wrangler.staging.json, ...); the
 	// usual wrangler.toml|json|jsonc files are found at any depth anyway.
@@ -117,6 +119,39 @@ type Deploy struct {
 	// TeamLockTTL is how long a lease holds before another clone may
 	// break it (guard deploy --break-lock).
 	TeamLockTTL Duration `toml:"team_lock_ttl" json:"team_lock_ttl"`
+	// Evidence, when set ("r2://BUCKET/PREFIX" or a folder), is where each
+	// deploy publishes the deployments document of its day after
+	// verification (the policy's post-deploy evidence check).
+	Evidence string `toml:"evidence" json:"evidence"`
+}
+
+// Evidence configures the evidence store.
+type Evidence struct {
+	// Store is where the scheduled workflow `guard init` writes publishes
+	// the collectors' documents: "r2://BUCKET/PREFIX" or a folder.
+	Store string `toml:"store" json:"store"`
+	// Retention is the least time an R2 bucket lock must keep evidence
+	// before guard writes there ("400d").
+	Retention Days `toml:"retention" json:"retention"`
+}
+
+// Days is a whole number of days written "400d".
+type Days struct{ time.Duration }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Days) UnmarshalText(b []byte) error {
+	s := string(b)
+	n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
+	if !strings.HasSuffix(s, "d") || err != nil || n < 1 || n > 36500 {
+		return fmt.Errorf("invalid number of days %q (write it like \"400d\")", b)
+	}
+	d.Duration = time.Duration(n) * 24 * time.Hour
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Days) MarshalText() ([]byte, error) {
+	return []byte(strconv.Itoa(int(d.Duration/(24*time.Hour))) + "d"), nil
 }
 
 // Isolation modes and team-lock modes of [deploy].
@@ -203,6 +238,7 @@ func Defaults() *Config {
 			TeamLockTTL:  Duration{30 * time.Minute},
 		},
 		Rollback: Rollback{RecordsDir: "docs/changes/emergency"},
+		Evidence: Evidence{Retention: Days{400 * 24 * time.Hour}},
 		Workers:  []Worker{},
 		PR: PR{
 			MotivationHeadings: []string{"Motivation", "Why"},
@@ -299,6 +335,9 @@ func locate(name string, data []byte, err error) error {
 // duration keys are decoded once more as strings, which go-toml locates.
 func durationTypes(name string, data []byte) *Error {
 	var shape struct {
+		Evidence struct {
+			Retention string `toml:"retention"`
+		} `toml:"evidence"`
 		Deploy struct {
 			FetchTimeout string `toml:"fetch_timeout"`
 			TeamLockTTL  string `toml:"team_lock_ttl"`
@@ -311,7 +350,11 @@ func durationTypes(name string, data []byte) *Error {
 	var de *toml.DecodeError
 	if err := toml.Unmarshal(data, &shape); errors.As(err, &de) {
 		line, col := de.Position()
-		return &Error{File: name, Line: line, Col: col, Key: strings.Join(de.Key(), "."), Msg: `must be a duration string like "30s" or "2m"`}
+		msg := `must be a duration string like "30s" or "2m"`
+		if strings.Join(de.Key(), ".") == "evidence.retention" {
+			msg = `must be a number of days like "400d"`
+		}
+		return &Error{File: name, Line: line, Col: col, Key: strings.Join(de.Key(), "."), Msg: msg}
 	}
 	return nil
 }
@@ -390,6 +433,11 @@ func merge(c, f *Config, raw map[string]any) {
 	c.Deploy.Health = f.Deploy.Health
 	c.Deploy.D1 = f.Deploy.D1
 	set(&c.Rollback.RecordsDir, f.Rollback.RecordsDir, "rollback", "records_dir")
+	set(&c.Deploy.Evidence, f.Deploy.Evidence, "deploy", "evidence")
+	set(&c.Evidence.Store, f.Evidence.Store, "evidence", "store")
+	if has(raw, "evidence", "retention") {
+		c.Evidence.Retention = f.Evidence.Retention
+	}
 	setList(&c.PR.MotivationHeadings, f.PR.MotivationHeadings, "pr", "motivation_headings")
 	setList(&c.PR.ChecklistFiles, f.PR.ChecklistFiles, "pr", "checklist_files")
 	set(&c.PR.ChecklistHeading, f.PR.ChecklistHeading, "pr", "checklist_heading")
@@ -490,10 +538,33 @@ func (c *Config) validate(name string, data []byte) error {
 			return bad("deploy.d1", fmt.Sprintf("entry %d: binding is required", i+1))
 		}
 	}
+	for _, k := range []struct{ key, v string }{{"deploy.evidence", c.Deploy.Evidence}, {"evidence.store", c.Evidence.Store}} {
+		if err := validStore(k.v); err != nil {
+			return bad(k.key, err.Error())
+		}
+	}
 	if c.Deploy.Wrangler != "" {
 		if _, err := wrangler.SplitCommand(c.Deploy.Wrangler); err != nil {
 			return bad("deploy.wrangler", err.Error())
 		}
+	}
+	return nil
+}
+
+// validStore checks an evidence store location: empty, a folder, or
+// r2://BUCKET[/PREFIX] with a bucket name wrangler accepts.
+func validStore(v string) error {
+	rest, ok := strings.CutPrefix(v, "r2://")
+	if !ok {
+		if strings.Contains(v, "://") {
+			return fmt.Errorf("%q: an evidence store is a folder or r2://BUCKET/PREFIX", v)
+		}
+		return nil
+	}
+	bucket, _, _ := strings.Cut(rest, "/")
+	if len(bucket) < 3 || len(bucket) > 63 || strings.Trim(bucket, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" ||
+		strings.HasPrefix(bucket, "-") || strings.HasSuffix(bucket, "-") {
+		return fmt.Errorf("%q: the bucket name must be 3-63 lowercase letters, digits and hyphens", v)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package migrations
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/guardcm/guard/internal/report"
@@ -84,10 +85,12 @@ func statementRules(f *migFile, stmts []Statement) []report.Finding {
 	return fs
 }
 
-// replayAll applies files in order on a fresh in-memory database. Unchanged
-// files only build the schema; changed files are diffed statement by
-// statement. Replay stops at the first file SQLite refuses: later files
-// would fail or pass for the wrong reasons.
+// replayAll applies the baseline and then the files in order on a fresh
+// in-memory database. Unchanged files only build the schema; changed files
+// are diffed statement by statement on tables holding synthetic rows. A
+// statement that fails is reported and undone, and the replay goes on
+// (best effort): findings after the first failure say so, since the schema
+// they saw may differ from production's.
 func replayAll(ctx context.Context, files []*migFile, split [][]Statement, opts *Options) ([]report.Finding, error) {
 	r, err := openReplayer(ctx, opts)
 	if err != nil {
@@ -95,37 +98,90 @@ func replayAll(ctx context.Context, files []*migFile, split [][]Statement, opts 
 	}
 	defer r.close()
 	var fs []report.Finding
-	for i, f := range files {
-		found, fail, err := r.replayFile(ctx, f, split[i], f.changed)
+	for _, b := range opts.Baseline {
+		res, err := r.replayFile(ctx, &migFile{path: b.Path, name: path.Base(b.Path), content: b.Content}, Split(string(b.Content)), false)
 		if err != nil {
 			return nil, err
 		}
-		fs = append(fs, found...)
-		if fail == nil {
-			continue
-		}
-		var skipped []string
-		for _, g := range files[i+1:] {
-			if g.changed {
-				skipped = append(skipped, g.name)
-			}
-		}
-		if !f.changed && len(skipped) == 0 {
+		for _, fail := range res.failures {
+			fs = append(fs, report.Finding{Rule: RuleApplyFailed, Severity: report.SeverityWarning, File: b.Path, Line: fail.line,
+				Message: "the baseline schema does not apply on a fresh SQLite database: " + fail.msg,
+				Fix:     "make the baseline file valid SQLite; it is applied before the first migration"})
 			break
 		}
-		msg := fmt.Sprintf("statement does not apply on top of the earlier migrations: %s", fail.msg)
-		if !f.changed {
-			msg = fmt.Sprintf("this migration is already on base, but it does not apply on a fresh SQLite database: %s", fail.msg)
+	}
+	var first *report.Finding // the first failure of the replay
+	for i, f := range files {
+		res, err := r.replayFile(ctx, f, split[i], f.changed)
+		if err != nil {
+			return nil, err
 		}
-		if len(skipped) > 0 {
-			msg += fmt.Sprintf("; not checked because replay stopped here: %s", strings.Join(skipped, ", "))
+		found := res.findings
+		if first != nil {
+			for j := range found {
+				found[j].Message += fmt.Sprintf(" (found after the failure at %s:%d, so the replayed schema may differ from production's)", first.File, first.Line)
+			}
 		}
-		fix := "make the statement valid SQLite on top of the earlier migrations (D1 runs SQLite: Postgres or MySQL syntax is rejected)"
-		if !f.changed {
-			fix = "guard replays the folder on an empty database: create what this migration relies on in the migrations, or lower apply-failed in guard.toml knowing later migrations then go unchecked"
+		fs = append(fs, found...)
+		fails := failureFindings(f, res.failures, files[i+1:])
+		if first == nil && len(fails) > 0 && res.failures[0].rule != RuleDQSLiteral {
+			first = &fails[0]
 		}
-		fs = append(fs, report.Finding{Rule: RuleApplyFailed, File: f.path, Line: fail.line, Message: msg, Fix: fix})
-		break
+		fs = append(fs, fails...)
 	}
 	return fs, nil
+}
+
+// failureFindings reports the statements of one file that failed. In a
+// changed file every failure with a precise rule is reported, and plain
+// apply-failed once (the statements failing after it usually fail because
+// of it). In an unchanged file the first failure is a warning, and only
+// when changed files follow: it was reported when it landed, but it means
+// the replay lacks a schema production has.
+func failureFindings(f *migFile, failures []*failure, later []*migFile) []report.Finding {
+	var out []report.Finding
+	more := 0
+	for _, fail := range failures {
+		if !f.changed {
+			var following []string
+			for _, g := range later {
+				if g.changed {
+					following = append(following, g.name)
+				}
+			}
+			if len(following) == 0 {
+				return nil
+			}
+			return []report.Finding{{Rule: RuleApplyFailed, Severity: report.SeverityWarning, File: f.path, Line: fail.line,
+				Message: fmt.Sprintf("this migration is already applied, but it does not apply on a fresh SQLite database: %s; the replay goes on without it, so %s may be checked against a schema production does not have (a schema created outside the folder belongs in [migrations] baseline)",
+					fail.msg, strings.Join(following, ", ")),
+				Fix: "if production's schema comes from outside the folder (a schema file applied with d1 execute), list that file in guard.toml: [migrations] baseline = [\"path/to/schema.sql\"]"}}
+		}
+		if fail.rule == RuleApplyFailed {
+			if len(out) > 0 && consequence(fail.msg) {
+				more++ // most likely a consequence of the first failure
+				continue
+			}
+			out = append(out, report.Finding{Rule: RuleApplyFailed, File: f.path, Line: fail.line,
+				Message: "statement does not apply on top of the earlier migrations: " + fail.msg, Fix: fail.fix})
+			continue
+		}
+		out = append(out, report.Finding{Rule: fail.rule, File: f.path, Line: fail.line, Message: fail.msg, Fix: fail.fix})
+	}
+	if more > 0 {
+		out[0].Message += fmt.Sprintf("; %d later statement(s) of this file also fail, likely because of it (the replay skips each failing statement and goes on)", more)
+	}
+	return out
+}
+
+// consequence reports SQLite messages that a statement typically gets
+// because an earlier statement of the same file failed: a name it should
+// have created is missing, or one it should have removed is still there.
+func consequence(msg string) bool {
+	for _, m := range []string{"no such table", "no such column", "no such index", "already exists", "there is already another table", "syntax error"} {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
 }

@@ -128,8 +128,14 @@ unique-on-existing warning 0010_brief_stellaris.sql:1 ~ api_keys_name_unique
 drop-column error 0010_brief_stellaris.sql:2 ~ column api_keys.last_used_at is dropped
 # 0011 widens the unique (name) to (name, user_id): covered, only the drop of the old index remains.
 drop-index warning 0011_simple_vulcan.sql:1 ~ index api_keys_name_unique
-# 0013 is drizzle's rebuild of message: every column survives, but sent_at arrives NOT NULL without default.
-not-null-no-default error 0013_illegal_senator_kelly.sql:2 ~ column message.sent_at is new
+# 0013 is drizzle's rebuild of message. On D1 the PRAGMA changes nothing. The copy names three
+# columns the old message table never had ("to_address", "type", "sent_at"): SQLite reads them as
+# string literals, so every existing message got to_address = 'to_address' and so on. That also
+# fills the new NOT NULL sent_at, so not-null-no-default is not raised (the rows do get a value).
+pragma-no-effect warning 0013_illegal_senator_kelly.sql:1 ~ PRAGMA foreign_keys = OFF has no effect on D1
+dqs-literal error 0013_illegal_senator_kelly.sql:16 ~ "sent_at" is not a column
+dqs-literal error 0013_illegal_senator_kelly.sql:16 ~ "to_address" is not a column
+dqs-literal error 0013_illegal_senator_kelly.sql:16 ~ "type" is not a column
 drop-column error 0016_hesitant_thing.sql:1 ~ column email_share.enabled
 drop-column error 0016_hesitant_thing.sql:2 ~ column message_share.enabled
 `},
@@ -137,10 +143,14 @@ drop-column error 0016_hesitant_thing.sql:2 ~ column message_share.enabled
 		base: moemailTo17,
 		head: append(append([]string(nil), moemailTo17...), "beilunyang__moemail/_history/0018_milky_havok@3b506c2_drop_in_block_comment.sql=>0018_milky_havok.sql"),
 		want: ``},
-	{name: "moemail/0018-original-rebuild-keeps-every-column",
+	// The original 0018 rebuilt user keeping every column, but on D1 (foreign keys always on) DROP
+	// TABLE user fails while api_keys rows reference users: the file was later rewritten as ADD COLUMN.
+	{name: "moemail/0018-original-rebuild-fails-on-d1",
 		base: moemailTo17,
 		head: append(append([]string(nil), moemailTo17...), "beilunyang__moemail/_history/0018_milky_havok@7b37606_original_rebuild.sql=>0018_milky_havok.sql"),
-		want: ``},
+		want: `
+fk-violation error 0018_milky_havok.sql:14 ~ FOREIGN KEY constraint failed once the tables hold rows
+`},
 	{name: "moemail/0017-reverted-after-merge",
 		base: append(append([]string(nil), moemailTo16...), "beilunyang__moemail/_history/0017_handy_lionheart@3739159_reverted.sql=>0017_handy_lionheart.sql"),
 		head: moemailTo17,
@@ -158,8 +168,10 @@ removed error 0014_wandering_wild_child.sql:0
 	{name: "vibesdk/whole-folder-new", nobase: true, head: []string{vibesdk}, want: `
 drop-column error 0001_married_moondragon.sql:1 ~ column apps.blueprint is dropped
 drop-column error 0002_nebulous_fantastic_four.sql:22 ~ column apps.deployment_url is dropped
-# 0004 drops user_secrets, then rebuilds user_model_providers keeping every column: one finding.
-drop-table error 0004_calm_omega_flight.sql:1 ~ table user_secrets is dropped
+# 0004 drops user_secrets while user_model_providers.secret_id still references it: on D1 the
+# drop fails once a provider row points at a secret. The rebuild that follows keeps every column.
+fk-violation error 0004_calm_omega_flight.sql:1 ~ rows of user_model_providers reference the rows this statement deletes
+pragma-no-effect warning 0004_calm_omega_flight.sql:2 ~ PRAGMA foreign_keys = OFF
 duplicate-number error 0006_gigantic_shinko_yamashiro.sql:0 ~ also used by 0006_puzzling_bloodstrike.sql
 duplicate-number error 0006_puzzling_bloodstrike.sql:0 ~ also used by 0006_gigantic_shinko_yamashiro.sql
 `},
@@ -174,7 +186,8 @@ out-of-order error 0006_puzzling_bloodstrike.sql:0 ~ base already has 0007_viole
 	{name: "vibesdk/pr355-gap-and-rename", nobase: true, head: []string{pr355}, want: `
 drop-column error 0001_married_moondragon.sql:1
 drop-column error 0002_nebulous_fantastic_four.sql:22
-drop-table error 0004_calm_omega_flight.sql:1
+fk-violation error 0004_calm_omega_flight.sql:1
+pragma-no-effect warning 0004_calm_omega_flight.sql:2
 gap error 0010_concurrent_coder.sql:0 ~ numbers 0005 to 0009 are missing
 rename-table error 0011_rename_cc_to_coder_sessions.sql:2 ~ table cc_sessions is renamed to coder_sessions
 `},
@@ -203,7 +216,8 @@ removed error 0004_chief_miracleman.sql:0
 removed error 0005_mushy_quicksilver.sql:0
 `},
 	{name: "copany/table-created-outside-the-folder", nobase: true, head: []string{copany}, want: `
-apply-failed error 0001_change_copany_created_by_type.sql:19 ~ no such table: Copany; not checked because replay stopped here: 0002_copany_add_organization_avatar_url.sql, 0003_create_contribution_table.sql, 0004_create_issue_table.sql
+# The replay goes on (best effort): the later files are checked, and have nothing to report.
+apply-failed error 0001_change_copany_created_by_type.sql:19 ~ no such table: Copany; 1 later statement(s) of this file also fail
 `},
 	{name: "copany/manual-rebuilds-keep-every-column",
 		base: []string{"synthetic/Copanies__Copany/0000_copany_before.sql"},
@@ -213,25 +227,50 @@ apply-failed error INIT_ALL.sql:19 ~ duplicate column name: html_content
 stray-file warning INIT_ALL.sql:0 ~ INIT_ALL.sql is not a numbered migration
 `},
 	{name: "pressscape/postgres-with-3-digits", nobase: true, head: []string{pressscape}, want: `
+# Every file is PostgreSQL: each one fails on its own, reported once per file.
 naming error 001_payment_gateways.sql:0 ~ 3-digit number
-apply-failed error 001_payment_gateways.sql:8 ~ no such table: orders; not checked because replay stopped here
+apply-failed error 001_payment_gateways.sql:8 ~ no such table: orders
 naming error 002_messaging_system.sql:0
+apply-failed error 002_messaging_system.sql:8 ~ syntax error
 naming error 003_website_verification.sql:0
+apply-failed error 003_website_verification.sql:8 ~ no such table: websites
 duplicate-number error 004_api_keys.sql:0 ~ also used by 004_link_verification.sql
 naming error 004_api_keys.sql:0
+apply-failed error 004_api_keys.sql:5 ~ syntax error
 duplicate-number error 004_link_verification.sql:0
 naming error 004_link_verification.sql:0
+apply-failed error 004_link_verification.sql:4 ~ no such table: orders
 naming error 005_payouts.sql:0
+apply-failed error 005_payouts.sql:2 ~ syntax error
 naming error 006_website_contributors.sql:0
+apply-failed error 006_website_contributors.sql:6 ~ syntax error
 naming error 007_buyer_dashboard.sql:0
+apply-failed error 007_buyer_dashboard.sql:7 ~ syntax error
 naming error 008_disputes.sql:0
+apply-failed error 008_disputes.sql:8 ~ no such table: orders
 `},
 	{name: "pressscape/digits-3", nobase: true, digits: 3, head: []string{pressscape}, want: `
 apply-failed error 001_payment_gateways.sql:8 ~ no such table: orders
+apply-failed error 002_messaging_system.sql:8 ~ syntax error
+apply-failed error 003_website_verification.sql:8 ~ no such table: websites
 duplicate-number error 004_api_keys.sql:0
+apply-failed error 004_api_keys.sql:5 ~ syntax error
 duplicate-number error 004_link_verification.sql:0
+apply-failed error 004_link_verification.sql:4 ~ no such table: orders
+apply-failed error 005_payouts.sql:2 ~ syntax error
+apply-failed error 006_website_contributors.sql:6 ~ syntax error
+apply-failed error 007_buyer_dashboard.sql:7 ~ syntax error
+apply-failed error 008_disputes.sql:8 ~ no such table: orders
 `},
-	{name: "saas-admin/initial-drop-if-exists-pattern", nobase: true, head: []string{saasHead}, want: ``},
+	// "DROP TABLE IF EXISTS x" before each CREATE: nothing here, but a notice each, since a
+	// production database that holds x (created outside the folder) loses it.
+	{name: "saas-admin/initial-drop-if-exists-pattern", nobase: true, head: []string{saasHead}, want: `
+drop-table notice 0001_create_customers.sql:2 ~ DROP TABLE IF EXISTS customers
+drop-table notice 0002_create_subscriptions.sql:2 ~ DROP TABLE IF EXISTS subscriptions
+drop-table notice 0002_create_subscriptions.sql:3 ~ DROP TABLE IF EXISTS subscription_features
+drop-table notice 0002_create_subscriptions.sql:4 ~ DROP TABLE IF EXISTS features
+drop-table notice 0003_create_user_subscriptions.sql:2 ~ DROP TABLE IF EXISTS customer_subscriptions
+`},
 	{name: "saas-admin/applied-migrations-deleted", base: []string{saasOld}, head: []string{saasHead}, want: `
 removed error 0004_create_auth_tables.sql:0
 removed error 0005_create_apikey_tables.sql:0

@@ -21,6 +21,9 @@ type migFile struct {
 	wellNamed bool // NNNN_name.sql with the configured digit count
 	changed   bool // new or edited against base: content rules apply
 	edited    bool // exists on base with other content
+	// commentOnly: edited, but the SQL tokens are the same as on base
+	// (only comments or whitespace changed), so nothing runs differently.
+	commentOnly bool
 }
 
 // parseName splits a migration file name into its numeric prefix. number is
@@ -73,11 +76,14 @@ func collect(in Input, digits int) []*migFile {
 		m := &migFile{path: f.Path, name: path.Base(f.Path), content: f.Content}
 		var rest string
 		m.number, m.digits, rest = parseName(m.name)
-		m.wellNamed = m.number >= 0 && m.digits == digits && len(rest) > 1 && rest[0] == '_'
+		// wrangler applies NNNN.sql as well as NNNN_name.sql.
+		m.wellNamed = m.number >= 0 && m.digits == digits && (rest == "" || len(rest) > 1 && rest[0] == '_')
 		old, onBase := base[f.Path]
 		switch {
 		case !in.HasBase || !onBase:
 			m.changed = true
+		case !bytes.Equal(old, f.Content) && sameSQL(string(old), string(f.Content)):
+			m.edited, m.commentOnly = true, true
 		case !bytes.Equal(old, f.Content):
 			m.changed, m.edited = true, true
 		}
@@ -143,7 +149,7 @@ func fileRules(in Input, files []*migFile, opts *Options) []report.Finding {
 			case d != digits:
 				why = fmt.Sprintf("has a %d-digit number, want %d digits", d, digits)
 			default:
-				why = "the number must be followed by _<name>"
+				why = "the number must be followed by _<name> (or by .sql alone)"
 			}
 			to := next
 			if f.number >= 0 {
@@ -225,6 +231,11 @@ func fileRules(in Input, files []*migFile, opts *Options) []report.Finding {
 			add(RuleRemoved, b.Path, 0, msg, "restore "+b.Path+" from base and add a new migration instead")
 			continue
 		}
+		if h.commentOnly {
+			fs = append(fs, report.Finding{Rule: RuleEdited, Severity: report.SeverityNotice, File: h.path, Line: firstDiffLine(b.Content, h.content),
+				Message: fmt.Sprintf("%s is on base and only its comments or whitespace changed (its SQL tokens are identical), so databases that applied it hold the same schema", h.name)})
+			continue
+		}
 		if h.edited {
 			add(RuleEdited, h.path, firstDiffLine(b.Content, h.content),
 				fmt.Sprintf("%s is on base and was changed; wrangler tracks migrations by name only, so the change never runs where the file was already applied", h.name),
@@ -250,4 +261,34 @@ func firstDiffLine(a, b []byte) int {
 		i++
 	}
 	return 1 + bytes.Count(b[:i], []byte("\n"))
+}
+
+// sameSQL reports whether two files hold the same SQL tokens, in order and
+// spelled the same: only comments and whitespace differ. Tokens come from
+// the splitter's tokenizer, so a comment marker inside a string is text.
+func sameSQL(a, b string) bool {
+	i, j := 0, 0
+	next := func(s string, k int) (token, int) {
+		for k < len(s) {
+			t := scan(s, k)
+			k = t.end
+			switch t.kind {
+			case tokSpace, tokLineComment, tokBlockComment:
+				continue
+			}
+			return t, k
+		}
+		return token{start: -1}, k
+	}
+	for {
+		ta, ni := next(a, i)
+		tb, nj := next(b, j)
+		if ta.start < 0 || tb.start < 0 {
+			return ta.start < 0 && tb.start < 0
+		}
+		if a[ta.start:ta.end] != b[tb.start:tb.end] {
+			return false
+		}
+		i, j = ni, nj
+	}
 }

@@ -23,6 +23,10 @@ import (
 //	-- 0001_a.sql --      a file on base and head with the same content
 //	-- new/0002_b.sql --  a file only at the head
 //	-- old/0002_b.sql --  a file only on base (or its base version)
+//	-- baseline/x.sql --  Options.Baseline (path "x.sql", outside the folder)
+//
+// Further header lines: "memory: N" (Options.FileMemory in bytes),
+// "schema-only" (Options.SchemaOnly), "timeout: D" (Options.FileTimeout).
 //
 // File names are relative to the migrations folder "migrations".
 type want struct {
@@ -60,7 +64,15 @@ func parseCase(t testing.TB, src string) caseSpec {
 			if err != nil {
 				t.Fatalf("bad timeout line %q", line)
 			}
-			cs.opts.StatementTimeout = d
+			cs.opts.FileTimeout = d
+		case strings.HasPrefix(line, "memory:"):
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(line, "memory:")), 10, 64)
+			if err != nil {
+				t.Fatalf("bad memory line %q", line)
+			}
+			cs.opts.FileMemory = n
+		case line == "schema-only":
+			cs.opts.SchemaOnly = true
 		case strings.HasPrefix(line, "severity:"):
 			cs.opts.Severity = map[string]report.Severity{}
 			for _, kv := range strings.Fields(strings.TrimPrefix(line, "severity:")) {
@@ -75,6 +87,8 @@ func parseCase(t testing.TB, src string) caseSpec {
 		switch {
 		case f.Name == "want":
 			cs.wants = parseWants(t, string(f.Data))
+		case strings.HasPrefix(f.Name, "baseline/"):
+			cs.opts.Baseline = append(cs.opts.Baseline, File{Path: strings.TrimPrefix(f.Name, "baseline/"), Content: f.Data})
 		case strings.HasPrefix(f.Name, "new/"):
 			cs.in.Head = append(cs.in.Head, File{Path: dir + "/" + strings.TrimPrefix(f.Name, "new/"), Content: f.Data})
 		case strings.HasPrefix(f.Name, "old/"):

@@ -3,7 +3,6 @@ package migrations
 import (
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/guardcm/guard/internal/report"
@@ -42,18 +41,9 @@ type objTrack struct {
 	created int     // line of the last statement that created it
 }
 
-// probeResult is what SQLite said when a statement was re-run against a
-// table holding a row.
-type probeResult struct {
-	line  int
-	table *lineage
-	msg   string
-}
-
 type tracker struct {
-	probes []probeResult
-	start  *snapshot
-	prev   *snapshot
+	start *snapshot
+	prev  *snapshot
 	// cur maps a table's key to the lineage living under that name.
 	// Lineages of tables that existed at file start are made on first use
 	// (most tables are never touched by a file); gone marks start keys whose
@@ -342,10 +332,17 @@ func (l *lineage) targets() []*lineage {
 
 // findings turns the file's lineages into rule findings against the schema
 // at the end of the file.
-func (t *tracker) findings(end *snapshot) []report.Finding {
+func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 	var fs []report.Finding
 	add := func(rule string, line int, msg, fix string) {
 		fs = append(fs, report.Finding{Rule: rule, Line: line, Message: msg, Fix: fix})
+	}
+	// droppedCol indexes the drop-column findings by lower table and column
+	// name, so that a drop-index of an index on that column is folded in.
+	droppedCol := map[[2]string]int{}
+	dropCol := func(table, col string, line int, msg, fix string) {
+		droppedCol[[2]string{lowerASCII(table), lowerASCII(col)}] = len(fs)
+		add(RuleDropColumn, line, msg, fix)
 	}
 	droppedTables := map[string]bool{} // lower origin names reported as drop-table
 	indexed := map[okey]bool{}         // tables that got an index in this file
@@ -372,7 +369,7 @@ func (t *tracker) findings(end *snapshot) []report.Finding {
 			for _, c := range l.cols {
 				switch {
 				case c.dropped > 0:
-					add(RuleDropColumn, c.dropped,
+					dropCol(o.name, c.start.name, c.dropped,
 						fmt.Sprintf("column %s.%s is dropped; its data is lost and the running worker (and any rollback target) may still use it", o.name, c.start.name),
 						"keep the column until no deployed version uses it; stop writing it first")
 				case c.name != c.start.name:
@@ -382,7 +379,7 @@ func (t *tracker) findings(end *snapshot) []report.Finding {
 				}
 			}
 			if endT != nil {
-				t.newColumnFindings(&fs, o, l, endT, nil)
+				t.newColumnFindings(&fs, o, l, endT, nil, false)
 				t.uniqueFindings(&fs, o, l, endT, end, 0)
 			}
 			continue
@@ -426,7 +423,7 @@ func (t *tracker) findings(end *snapshot) []report.Finding {
 		}
 		for _, c := range l.cols {
 			if c.dropped > 0 {
-				add(RuleDropColumn, c.dropped,
+				dropCol(o.name, c.start.name, c.dropped,
 					fmt.Sprintf("column %s.%s is dropped; its data is lost and the running worker (and any rollback target) may still use it", o.name, c.start.name),
 					"keep the column until no deployed version uses it; stop writing it first")
 				continue
@@ -442,29 +439,13 @@ func (t *tracker) findings(end *snapshot) []report.Finding {
 					fmt.Sprintf("column %s.%s becomes %s in the rebuilt table (line %d); result rows change their keys, so the running worker breaks", o.name, c.start.name, fold.name, inPlace.created),
 					"keep the column's exact spelling in the new table")
 			case exact == nil:
-				add(RuleDropColumn, l.dropped,
+				dropCol(o.name, c.start.name, l.dropped,
 					fmt.Sprintf("column %s.%s is lost: the table is rebuilt (new table on line %d, old one dropped here) without it", o.name, c.start.name, inPlace.created),
 					"keep the column in the new table and copy it; drop it only after no deployed version uses it")
 			}
 		}
-		t.newColumnFindings(&fs, o, l, endT, inPlace)
+		t.newColumnFindings(&fs, o, l, endT, inPlace, fw.filled(o, endT))
 		t.uniqueFindings(&fs, o, l, endT, end, inPlace.created)
-	}
-	// Statements that only worked because the replay's tables are empty.
-	// NOT NULL without default already has its own rule.
-	for _, p := range t.probes {
-		dup := false
-		for _, f := range fs {
-			if f.Rule == RuleNotNullNoDefault && f.Line == p.line {
-				dup = true
-			}
-		}
-		if dup || !p.table.alive {
-			continue
-		}
-		add(RuleApplyFailed, p.line,
-			fmt.Sprintf("statement fails as soon as table %s has rows (production's has, the replay's is empty): %s", p.table.name, p.msg),
-			"add the column without that default or constraint, then backfill it with UPDATE")
 	}
 	// Indexes, views and triggers that existed when the file started.
 	var keys []okey
@@ -486,6 +467,12 @@ func (t *tracker) findings(end *snapshot) []report.Finding {
 			if droppedTables[lowerASCII(o.tbl)] {
 				continue
 			}
+			if i, ok := t.foldIndex(o, droppedCol); ok {
+				// The index goes with the column it indexes (SQLite refuses
+				// DROP COLUMN while an index uses it): one finding, not two.
+				fs[i].Message += fmt.Sprintf("; its index %s goes with it (line %d)", o.name, ot.gone)
+				continue
+			}
 			add(RuleDropIndex, ot.gone,
 				fmt.Sprintf("index %s on %s is dropped; queries that relied on it get slower, and a rollback target may expect it", o.name, o.tbl),
 				"re-create the index (a rebuilt table loses its indexes), or allow it with -- guard:allow drop-index <reason>")
@@ -503,6 +490,19 @@ func (t *tracker) findings(end *snapshot) []report.Finding {
 		}
 	}
 	return fs
+}
+
+// foldIndex finds the drop-column finding of a column the index covers.
+func (t *tracker) foldIndex(ix *object, droppedCol map[[2]string]int) (int, bool) {
+	if ix.index == nil {
+		return 0, false
+	}
+	for _, c := range ix.index.cols {
+		if i, ok := droppedCol[[2]string{lowerASCII(ix.tbl), c}]; ok && c != "" {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 // createdLine is the line of the statement that created a table in this
@@ -566,7 +566,10 @@ func needsValue(c colInfo, cols []colInfo) bool {
 // they come from ADD COLUMN (SQLite accepts it only while the table is
 // empty, so the replay succeeds but production fails); for a rebuilt table
 // they are new columns, or columns that were nullable before.
-func (t *tracker) newColumnFindings(fs *[]report.Finding, o *object, l *lineage, endT *object, rebuilt *lineage) {
+// filled says that the copy of a rebuild gave every row a value: the
+// rebuilt table holds the rows the table had (SQLite checked NOT NULL on
+// each), so a new NOT NULL column is no hazard.
+func (t *tracker) newColumnFindings(fs *[]report.Finding, o *object, l *lineage, endT *object, rebuilt *lineage, filled bool) {
 	if endT.table == nil {
 		return
 	}
@@ -592,6 +595,7 @@ func (t *tracker) newColumnFindings(fs *[]report.Finding, o *object, l *lineage,
 			continue
 		}
 		switch {
+		case was == nil && filled:
 		case was == nil:
 			*fs = append(*fs, report.Finding{Rule: RuleNotNullNoDefault, Line: rebuilt.created,
 				Message: fmt.Sprintf("column %s.%s is new, NOT NULL and without a default in the rebuilt table; copying existing rows fails unless the copy fills it", o.name, c.name),
@@ -719,73 +723,4 @@ func covered(old [][]string, cols []string) bool {
 		}
 	}
 	return false
-}
-
-// addedColumn is a column a statement added to a table that existed
-// before the file.
-type addedColumn struct {
-	table     *lineage
-	tableName string
-	col       colInfo
-}
-
-// needProbe lists the columns the statement on line added to tables that
-// existed before the file and that SQLite may refuse to add once the table
-// has rows: STORED generated columns, and columns with a default that is
-// not a plain literal (CURRENT_TIMESTAMP, an expression) or that are
-// foreign keys with a non-NULL default. Plain literal defaults are common
-// and always accepted, so they are not worth a probe. NOT NULL without a
-// default has its own rule.
-func (t *tracker) needProbe(after *snapshot, line int) []addedColumn {
-	var out []addedColumn
-	for _, l := range t.cur {
-		if l.origin == nil || len(l.added) == 0 {
-			continue
-		}
-		tbl := after.table(l.schema, l.name)
-		if tbl == nil || tbl.table == nil {
-			continue
-		}
-		for _, c := range tbl.table.cols {
-			if ln, ok := l.added[lowerASCII(c.name)]; !ok || ln != line {
-				continue
-			}
-			fk := tbl.table.fkCols[lowerASCII(c.name)]
-			if c.hidden == 3 || (c.dflt.Valid && (!literalDefault(c.dflt.String) || (fk && !strings.EqualFold(c.dflt.String, "NULL")))) {
-				out = append(out, addedColumn{table: l, tableName: l.name, col: c})
-			}
-		}
-	}
-	return out
-}
-
-// literalDefault reports whether a default, as pragma table_xinfo prints
-// it, is a single literal: a string, a blob, a number (optionally signed),
-// NULL, TRUE or FALSE. It reads the text with the statement tokenizer.
-func literalDefault(d string) bool {
-	toks := significantTokens(d, 4)
-	if len(toks) > 0 && toks[0].kind == tokOther && (d[toks[0].start] == '-' || d[toks[0].start] == '+') {
-		toks = toks[1:]
-	}
-	switch {
-	case len(toks) == 1 && toks[0].kind == tokString:
-		return true
-	case len(toks) == 2 && toks[0].kind == tokWord && strings.EqualFold(d[toks[0].start:toks[0].end], "x") && toks[1].kind == tokString && toks[1].start == toks[0].end:
-		return true
-	case len(toks) == 0:
-		return false
-	}
-	rest := strings.TrimSpace(d[toks[0].start:])
-	switch strings.ToUpper(rest) {
-	case "NULL", "TRUE", "FALSE":
-		return true
-	}
-	if rest == "" || !(rest[0] >= '0' && rest[0] <= '9' || rest[0] == '.') {
-		return false // Inf, NaN and identifiers are not numbers in SQL
-	}
-	if _, err := strconv.ParseFloat(rest, 64); err == nil {
-		return true
-	}
-	_, err := strconv.ParseInt(rest, 0, 64)
-	return err == nil
 }

@@ -5,11 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 
 	"github.com/guardcm/guard/internal/report"
 	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // wranglerTable is the table wrangler creates before applying migrations
@@ -20,25 +22,52 @@ const wranglerTable = `CREATE TABLE IF NOT EXISTS d1_migrations(
 		applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL
 )`
 
+// pragmaUse is one PRAGMA a statement runs: its name and the value it sets
+// ("" when it only reads).
+type pragmaUse struct{ name, value string }
+
 // recorder collects what SQLite's authorizer reports while one migration
-// statement is compiled: the tables it reads and writes (data flow, which
-// tells a table rebuild from a drop and re-create) and whether it touched
-// the schema. It also refuses what a migration must not do to the machine
-// running the check.
+// statement is compiled: the tables it reads, writes, deletes from and
+// drops (data flow, which tells a table rebuild from a drop and re-create,
+// and the parents whose children may lose rows), whether it touched the
+// schema, and what D1 would refuse. It also refuses what a migration must
+// not do to the machine running the check.
 type recorder struct {
-	mu     sync.Mutex
-	on     bool
-	reads  map[okey]bool
-	writes map[okey]bool
-	ddl    bool
-	denied string
+	mu      sync.Mutex
+	on      bool
+	reads   map[okey]bool
+	writes  map[okey]bool
+	deletes map[okey]bool // DELETE targets, including DROP TABLE's implicit DELETE and FK actions
+	// target is the table the statement itself deletes from, drops, or
+	// writes: the first one SQLite authorizes (foreign key actions on the
+	// children are compiled after it).
+	target  okey
+	created []string // names of objects the statement creates in main
+	ddl     bool
+	other   bool // DDL other than CREATE in main (drop, alter, temp, virtual)
+	denied  string
+	pragmas []pragmaUse
+	temp    string // first temporary object the statement creates, for d1-unsupported
+}
+
+func (r *recorder) setTarget(db, table string) {
+	if r.target.name == "" && !internalName(table) {
+		r.target = objKey(db, "table", table)
+	}
+}
+
+func newRecorder() *recorder {
+	return &recorder{reads: map[okey]bool{}, writes: map[okey]bool{}, deletes: map[okey]bool{}}
 }
 
 func (r *recorder) start() {
 	r.mu.Lock()
-	r.on, r.ddl, r.denied = true, false, ""
+	r.on, r.ddl, r.other, r.denied, r.temp, r.target = true, false, false, "", "", okey{}
 	clear(r.reads)
 	clear(r.writes)
+	clear(r.deletes)
+	r.created = r.created[:0]
+	r.pragmas = r.pragmas[:0]
 	r.mu.Unlock()
 }
 
@@ -62,7 +91,7 @@ func (r *recorder) authorize(action sqlite.AuthorizerActionCode, arg1, arg2, db,
 	}
 	switch action {
 	case sqlite.AuthAttach, sqlite.AuthDetach:
-		return deny("ATTACH and DETACH are not available to D1 migrations")
+		return deny("D1 does not offer ATTACH or DETACH, and guard does not let a migration open files")
 	case sqlite.AuthTransaction, sqlite.AuthSavepoint:
 		return deny("transaction control is not available to D1 migrations")
 	case sqlite.AuthPragma:
@@ -74,6 +103,7 @@ func (r *recorder) authorize(action sqlite.AuthorizerActionCode, arg1, arg2, db,
 				return deny("setting PRAGMA schema_version is not available to D1 migrations")
 			}
 		}
+		r.pragmas = append(r.pragmas, pragmaUse{arg1, arg2})
 	case sqlite.AuthFunction:
 		if lowerASCII(arg2) == "load_extension" {
 			return deny("load_extension() is not available to D1 migrations")
@@ -85,27 +115,86 @@ func (r *recorder) authorize(action sqlite.AuthorizerActionCode, arg1, arg2, db,
 	case sqlite.AuthInsert, sqlite.AuthUpdate:
 		if trigger == "" && db != "" {
 			r.writes[objKey(db, "table", arg1)] = true
+			r.setTarget(db, arg1)
 		}
-	case sqlite.AuthAlterTable, sqlite.AuthCreateIndex, sqlite.AuthCreateTable, sqlite.AuthCreateTempIndex, sqlite.AuthCreateTempTable,
-		sqlite.AuthCreateTempTrigger, sqlite.AuthCreateTempView, sqlite.AuthCreateTrigger, sqlite.AuthCreateView,
-		sqlite.AuthDropIndex, sqlite.AuthDropTable, sqlite.AuthDropTempIndex, sqlite.AuthDropTempTable,
+	case sqlite.AuthDelete:
+		if trigger == "" && db != "" {
+			r.deletes[objKey(db, "table", arg1)] = true
+			r.setTarget(db, arg1)
+		}
+	case sqlite.AuthCreateTable, sqlite.AuthCreateIndex, sqlite.AuthCreateView, sqlite.AuthCreateTrigger:
+		r.ddl = true
+		if action == sqlite.AuthCreateIndex || action == sqlite.AuthCreateTrigger {
+			r.created = append(r.created, arg2) // the table: its row lists the new object
+		} else {
+			r.created = append(r.created, arg1)
+		}
+	case sqlite.AuthCreateTempIndex, sqlite.AuthCreateTempTable, sqlite.AuthCreateTempTrigger, sqlite.AuthCreateTempView:
+		r.ddl, r.other = true, true
+		if r.temp == "" {
+			kind := map[sqlite.AuthorizerActionCode]string{sqlite.AuthCreateTempIndex: "INDEX", sqlite.AuthCreateTempTable: "TABLE",
+				sqlite.AuthCreateTempTrigger: "TRIGGER", sqlite.AuthCreateTempView: "VIEW"}[action]
+			r.temp = "CREATE TEMP " + kind + " " + arg1
+		}
+	case sqlite.AuthDropTable:
+		r.ddl, r.other = true, true
+		r.setTarget(db, arg1)
+	case sqlite.AuthAlterTable, sqlite.AuthDropIndex, sqlite.AuthDropTempIndex, sqlite.AuthDropTempTable,
 		sqlite.AuthDropTempTrigger, sqlite.AuthDropTempView, sqlite.AuthDropTrigger, sqlite.AuthDropView,
 		sqlite.AuthCreateVTable, sqlite.AuthDropVTable:
-		r.ddl = true
+		r.ddl, r.other = true, true
 	}
 	return sqlite.AuthorizerOK
 }
 
 // replayer owns the in-memory database of one Check.
 type replayer struct {
-	db      *sql.DB
-	conn    *sql.Conn
-	rec     *recorder
-	ld      *loader
-	opts    *Options
-	cur     *snapshot // schema after the last replayed statement, unless stale
-	stale   bool
-	version int64 // PRAGMA schema_version after the last statement
+	db       *sql.DB
+	conn     *sql.Conn
+	rec      *recorder
+	ld       *loader
+	opts     *Options
+	cur      *snapshot // schema after the last replayed statement, unless stale
+	stale    bool
+	version  int64 // PRAGMA schema_version after the last statement
+	pageSize int64
+	inTx     bool
+	rows     *rowState // synthetic rows; nil when SchemaOnly
+}
+
+// heapLimit sets SQLite's process-wide hard heap limit while checks run and
+// restores it when the last one ends. A lower limit the process already
+// has is kept.
+var heapLimit struct {
+	sync.Mutex
+	users int
+	saved int64
+}
+
+func acquireHeapLimit(ctx context.Context, conn *sql.Conn, limit int64) error {
+	heapLimit.Lock()
+	defer heapLimit.Unlock()
+	if heapLimit.users == 0 {
+		if err := conn.QueryRowContext(ctx, "PRAGMA hard_heap_limit").Scan(&heapLimit.saved); err != nil {
+			return err
+		}
+		if heapLimit.saved == 0 || heapLimit.saved > limit {
+			if _, err := conn.ExecContext(ctx, fmt.Sprintf("PRAGMA hard_heap_limit = %d", limit)); err != nil {
+				return err
+			}
+		}
+	}
+	heapLimit.users++
+	return nil
+}
+
+func releaseHeapLimit(conn *sql.Conn) {
+	heapLimit.Lock()
+	defer heapLimit.Unlock()
+	heapLimit.users--
+	if heapLimit.users == 0 {
+		_, _ = conn.ExecContext(context.Background(), fmt.Sprintf("PRAGMA hard_heap_limit = %d", heapLimit.saved))
+	}
 }
 
 func openReplayer(ctx context.Context, opts *Options) (*replayer, error) {
@@ -121,9 +210,16 @@ func openReplayer(ctx context.Context, opts *Options) (*replayer, error) {
 		db.Close()
 		return nil, fmt.Errorf("open in-memory sqlite: %w", err)
 	}
-	r := &replayer{db: db, conn: conn, opts: opts,
-		rec: &recorder{reads: map[okey]bool{}, writes: map[okey]bool{}}}
+	r := &replayer{db: db, conn: conn, opts: opts, rec: newRecorder()}
 	r.ld = newLoader(conn)
+	if !opts.SchemaOnly {
+		r.rows = newRowState()
+	}
+	if err := acquireHeapLimit(ctx, conn, 4*opts.memory()); err != nil {
+		conn.Close()
+		db.Close()
+		return nil, fmt.Errorf("prepare replay database: %w", err)
+	}
 	err = conn.Raw(func(dc any) error {
 		reg, ok := dc.(sqlite.AuthorizerRegisterer)
 		if !ok {
@@ -131,12 +227,15 @@ func openReplayer(ctx context.Context, opts *Options) (*replayer, error) {
 		}
 		return reg.RegisterAuthorizer(r.rec.authorize)
 	})
-	if err == nil {
-		// D1 enforces foreign keys; wrangler creates its tracking table first.
-		_, err = conn.ExecContext(ctx, "PRAGMA foreign_keys = ON")
+	// D1 enforces foreign keys; wrangler creates its tracking table first.
+	// Sorts and temporary b-trees stay in memory, under the heap limit.
+	for _, q := range []string{"PRAGMA foreign_keys = ON", "PRAGMA temp_store = MEMORY", wranglerTable} {
+		if err == nil {
+			_, err = conn.ExecContext(ctx, q)
+		}
 	}
 	if err == nil {
-		_, err = conn.ExecContext(ctx, wranglerTable)
+		err = conn.QueryRowContext(ctx, "PRAGMA page_size").Scan(&r.pageSize)
 	}
 	if err != nil {
 		r.close()
@@ -151,6 +250,7 @@ func openReplayer(ctx context.Context, opts *Options) (*replayer, error) {
 }
 
 func (r *replayer) close() {
+	releaseHeapLimit(r.conn)
 	r.conn.Close()
 	r.db.Close()
 }
@@ -177,10 +277,19 @@ func (r *replayer) snapshot(ctx context.Context) (*snapshot, error) {
 	return s, nil
 }
 
-// failure is a statement SQLite refused.
+// failure is a statement SQLite (or D1's rules) refused.
 type failure struct {
 	line int
 	msg  string
+	// rule is the finding the failure becomes: apply-failed unless SQLite's
+	// message or the authorizer names something more precise.
+	rule string
+	fix  string
+	// txLost: SQLite rolled the whole file back (out of memory, database
+	// full, interrupted), so nothing of the file stays applied.
+	txLost bool
+	// limit: the failure is one of the replay's own limits.
+	limit bool
 }
 
 // sqliteMessage strips the driver's decoration ("SQL logic error: ... (1)")
@@ -197,12 +306,122 @@ func sqliteMessage(err error) string {
 	return msg
 }
 
-// exec runs one statement of a migration with the authorizer recording.
-func (r *replayer) exec(ctx context.Context, st Statement) (*failure, error) {
-	sctx, cancel := context.WithTimeout(ctx, r.opts.timeout())
-	defer cancel()
+func sqliteCode(err error) int {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() & 0xff
+	}
+	return 0
+}
+
+// onlyWithRows are SQLite's messages for ALTER TABLE ... ADD COLUMN forms
+// it refuses only on a table that holds rows.
+var onlyWithRows = []string{
+	"Cannot add a column with non-constant default",
+	"cannot add a STORED column",
+	"Cannot add a REFERENCES column with non-NULL default value",
+}
+
+// classify turns a statement's error into a failure with the most precise
+// rule SQLite's message (or the authorizer) allows.
+func (r *replayer) classify(ctx, fctx context.Context, st Statement, err error) *failure {
+	msg := sqliteMessage(err)
+	f := &failure{line: st.Line, msg: msg, rule: RuleApplyFailed}
+	code := sqliteCode(err)
+	switch {
+	case fctx.Err() != nil && ctx.Err() == nil:
+		f.rule, f.limit, f.txLost = RuleResourceLimit, true, true
+		f.msg = fmt.Sprintf("the file did not finish within the replay's limit of %s per migration file", r.opts.timeout())
+		f.fix = "a migration must not run for long on D1 either: bound the statement (LIMIT, a WHERE on an indexed column), or split the data change out of the migration"
+	case code == sqlite3.SQLITE_FULL:
+		f.rule, f.limit, f.txLost = RuleResourceLimit, true, true
+		f.msg = fmt.Sprintf("the file grows the database beyond the replay's limit of %d MiB per migration file (SQLite max_page_count): %s", r.opts.memory()>>20, msg)
+		f.fix = "a migration that generates this much data is a bulk load: do it outside the migration, in bounded batches"
+	case code == sqlite3.SQLITE_NOMEM:
+		f.rule, f.limit, f.txLost = RuleResourceLimit, true, true
+		f.msg = fmt.Sprintf("the statement needs more memory than the replay allows (SQLite hard heap limit of %d MiB): %s", 4*r.opts.memory()>>20, msg)
+		f.fix = "bound the statement: a migration that needs this much memory on a few rows needs far more on production's"
+	case code == sqlite3.SQLITE_TOOBIG:
+		f.rule, f.limit = RuleResourceLimit, true
+		f.msg = "a value is larger than SQLite's maximum string or blob length: " + msg
+		f.fix = "store large values outside the database (R2) and keep a reference"
+	case r.rec.temp != "":
+		ref := tempRefusal(r.rec.temp)
+		f.rule, f.msg, f.fix = ref.rule, ref.msg, ref.fix
+	case r.rec.denied != "" && code == sqlite3.SQLITE_AUTH:
+		f.rule, f.msg = RuleD1Unsupported, msg+": "+r.rec.denied
+		f.fix = "remove the statement; D1 refuses it"
+	case strings.HasPrefix(msg, "FOREIGN KEY constraint failed"):
+		f.rule = RuleFKViolation
+		f.msg = "FOREIGN KEY constraint failed once the tables hold rows; D1 enforces foreign keys in every migration (" + docForeignKeys + ")"
+		f.fix = "keep every reference valid: copy or delete the child rows first, or defer the check with PRAGMA defer_foreign_keys = on and restore the rows before the file ends"
+	case strings.HasPrefix(msg, "UNIQUE constraint failed") && isCreateIndex(st.Text):
+		f.rule = RuleUniqueOnExisting
+		f.msg = "the unique index fails on the rows the table already has (production's has rows too): " + msg
+		f.fix = "deduplicate the rows first (or give the new column distinct values), then create the index"
+	case strings.HasPrefix(msg, "NOT NULL constraint failed"), strings.HasPrefix(msg, "Cannot add a NOT NULL column with default value NULL"):
+		f.rule = RuleNotNullNoDefault
+		f.msg = "with rows in the table (production has them) SQLite refuses it: " + msg
+		if t, c, ok := addedColumn(st.Text); ok {
+			f.msg = fmt.Sprintf("column %s.%s is added NOT NULL without a default; SQLite refuses that on a table with rows (production's has): %s", t, c, msg)
+		}
+		f.fix = "give the column a DEFAULT, or fill it for every row (INSERT ... SELECT must provide a value)"
+	default:
+		for _, m := range onlyWithRows {
+			if strings.HasPrefix(msg, m) {
+				f.msg = "statement fails as soon as the table has rows (production's has): " + msg
+				f.fix = "add the column without that default or constraint, then backfill it with UPDATE"
+			}
+		}
+	}
+	if vacuumStatement(st.Text) {
+		f.rule, f.msg, f.fix = RuleD1Unsupported, "VACUUM cannot run inside a migration: D1 applies each file as one transaction ("+docMigrations+"): "+msg, "remove VACUUM from the migration"
+	}
+	if f.fix == "" {
+		f.fix = "make the statement valid SQLite on top of the earlier migrations (D1 runs SQLite: Postgres or MySQL syntax is rejected)"
+	}
+	return f
+}
+
+func isCreateIndex(stmt string) bool {
+	w := leadingWords(stmt, 3)
+	return len(w) >= 2 && w[0] == "CREATE" && (w[1] == "INDEX" || (w[1] == "UNIQUE" && len(w) == 3 && w[2] == "INDEX"))
+}
+
+func (r *replayer) execInternal(ctx context.Context, q string) error {
+	_, err := r.conn.ExecContext(ctx, q)
+	return err
+}
+
+// begin opens the file's transaction: D1 applies a migration file as one
+// transaction, so PRAGMA foreign_keys inside it changes nothing and
+// PRAGMA defer_foreign_keys lasts until its end.
+func (r *replayer) begin(ctx context.Context) error {
+	var pages int64
+	if err := r.conn.QueryRowContext(ctx, "PRAGMA page_count").Scan(&pages); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	limit := pages + r.opts.memory()/r.pageSize
+	if err := r.execInternal(ctx, fmt.Sprintf("PRAGMA max_page_count = %d", limit)); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	if err := r.execInternal(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("replay: %w", err)
+	}
+	r.inTx = true
+	return nil
+}
+
+// run executes one statement of a migration inside a savepoint, with the
+// authorizer recording. On success the savepoint stays open for the caller
+// (release); on failure the statement is undone and the failure returned,
+// so that the replay can go on with the rest of the file.
+func (r *replayer) run(ctx, fctx context.Context, st Statement) (*failure, error) {
+	if err := r.execInternal(ctx, "SAVEPOINT guard_stmt"); err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
 	r.rec.start()
-	_, err := r.conn.ExecContext(sctx, st.Text)
+	_, err := r.conn.ExecContext(fctx, st.Text)
 	r.rec.stop()
 	if err == nil {
 		return nil, nil
@@ -210,76 +429,23 @@ func (r *replayer) exec(ctx context.Context, st Statement) (*failure, error) {
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
-	msg := sqliteMessage(err)
-	switch {
-	case sctx.Err() != nil:
-		msg = fmt.Sprintf("the statement did not finish within %s", r.opts.timeout())
-	case r.rec.denied != "":
-		msg = msg + ": " + r.rec.denied
+	f := r.classify(ctx, fctx, st, err)
+	if rerr := r.execInternal(ctx, "ROLLBACK TO guard_stmt"); rerr != nil {
+		// SQLite rolled back the whole transaction (out of memory, disk
+		// full, interrupt): the file's earlier statements are gone too.
+		f.txLost, r.inTx = true, false
+	} else if rerr := r.execInternal(ctx, "RELEASE guard_stmt"); rerr != nil {
+		return nil, fmt.Errorf("replay: %w", rerr)
 	}
-	return &failure{line: st.Line, msg: msg}, nil
+	r.stale = true
+	return f, nil
 }
 
-// replayFile applies one migration file inside a savepoint, the way D1 runs
-// a migration file as one unit (and, like D1, a PRAGMA foreign_keys inside
-// it changes nothing). With detail, the schema is diffed after every
-// statement and the file's content findings are returned.
-func (r *replayer) replayFile(ctx context.Context, f *migFile, stmts []Statement, detail bool) ([]report.Finding, *failure, error) {
-	if err := r.execInternal(ctx, "SAVEPOINT guard_replay"); err != nil {
-		return nil, nil, fmt.Errorf("replay %s: %w", f.path, err)
+func (r *replayer) release(ctx context.Context) error {
+	if err := r.execInternal(ctx, "RELEASE guard_stmt"); err != nil {
+		return fmt.Errorf("replay: %w", err)
 	}
-	var tr *tracker
-	if detail {
-		before, err := r.snapshot(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		tr = newTracker(before)
-	}
-	var fail *failure
-	for _, st := range stmts {
-		if _, ok := transactionStatement(st.Text); ok {
-			continue // reported by the transaction rule; D1 runs the file as one unit
-		}
-		var err error
-		if detail {
-			fail, err = r.replayDetailed(ctx, st, tr)
-		} else {
-			fail, err = r.replayPlain(ctx, st)
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		if fail != nil {
-			break
-		}
-	}
-	if fail != nil {
-		if err := r.execInternal(ctx, "ROLLBACK TO guard_replay"); err != nil {
-			return nil, nil, fmt.Errorf("replay %s: roll back: %w", f.path, err)
-		}
-		r.stale = true
-	}
-	if err := r.execInternal(ctx, "RELEASE guard_replay"); err != nil {
-		return nil, nil, fmt.Errorf("replay %s: %w", f.path, err)
-	}
-	if !detail || fail != nil {
-		return nil, fail, nil
-	}
-	end, err := r.snapshot(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	fs := tr.findings(end)
-	for i := range fs {
-		fs[i].File = f.path
-	}
-	return fs, nil, nil
-}
-
-func (r *replayer) execInternal(ctx context.Context, q string) error {
-	_, err := r.conn.ExecContext(ctx, q)
-	return err
+	return nil
 }
 
 // afterExec notes whether the statement changed the schema.
@@ -296,159 +462,218 @@ func (r *replayer) afterExec(ctx context.Context) (bool, error) {
 	return changed, nil
 }
 
+// fileResult is what replaying one file produced.
+type fileResult struct {
+	findings []report.Finding // content findings (changed files only)
+	failures []*failure       // statements refused, in order
+}
+
+// replayFile applies one migration file the way D1 does: in one
+// transaction, foreign keys enforced. With detail, the schema is diffed
+// after every statement, row-level effects are watched, and the file's
+// content findings are returned. A failing statement is undone and the
+// replay goes on with the next one (best effort), so that later statements
+// and files are still checked.
+func (r *replayer) replayFile(ctx context.Context, f *migFile, stmts []Statement, detail bool) (*fileResult, error) {
+	res := &fileResult{}
+	fctx, cancel := context.WithTimeout(ctx, r.opts.timeout())
+	defer cancel()
+	var tr *tracker
+	var fw *fileWatch
+	if detail {
+		if r.rows != nil {
+			if err := r.seed(ctx); err != nil {
+				return nil, err
+			}
+		}
+		before, err := r.snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tr = newTracker(before)
+		fw = r.newFileWatch(before)
+	}
+	if err := r.begin(ctx); err != nil {
+		return nil, err
+	}
+	for _, st := range stmts {
+		if _, ok := transactionStatement(st.Text); ok {
+			continue // reported by the transaction rule; D1 runs the file as one unit
+		}
+		var fail *failure
+		var err error
+		if detail {
+			fail, err = r.replayDetailed(ctx, fctx, st, tr, fw)
+		} else {
+			fail, err = r.replayPlain(ctx, fctx, st)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if fail == nil {
+			continue
+		}
+		res.failures = append(res.failures, fail)
+		if fail.txLost {
+			break
+		}
+	}
+	// The file's findings describe the schema it leaves, read before the
+	// commit: a commit D1 would refuse is reported, and the replay then goes
+	// on from the state before the file, as D1 would.
+	if detail && !r.lostFile(res) {
+		end, err := r.snapshot(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res.findings = append(tr.findings(end, fw), fw.findings(ctx, r, tr, end)...)
+		res.findings = foldRestated(res.findings, res.failures)
+		for i := range res.findings {
+			res.findings[i].File = f.path
+		}
+	}
+	if err := r.commit(ctx, res, fw); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// lostFile reports a file whose transaction SQLite rolled back entirely:
+// nothing of it stays, so schema findings would describe a state that never
+// exists.
+func (r *replayer) lostFile(res *fileResult) bool {
+	for _, f := range res.failures {
+		if f.txLost {
+			return true
+		}
+	}
+	return false
+}
+
+// commit ends the file's transaction. A commit that fails on deferred
+// foreign keys (PRAGMA defer_foreign_keys) is what D1 reports for the whole
+// file: the violations are recorded, the violating child rows removed so the
+// replay can keep the file's schema, and the commit retried.
+func (r *replayer) commit(ctx context.Context, res *fileResult, fw *fileWatch) error {
+	if !r.inTx {
+		r.stale = true
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		err := r.execInternal(ctx, "COMMIT")
+		if err == nil {
+			r.inTx = false
+			return nil
+		}
+		if attempt > 0 || !strings.HasPrefix(sqliteMessage(err), "FOREIGN KEY constraint failed") {
+			if rerr := r.execInternal(ctx, "ROLLBACK"); rerr != nil {
+				return fmt.Errorf("replay: commit: %v; roll back: %w", err, rerr)
+			}
+			r.inTx, r.stale = false, true
+			res.failures = append(res.failures, &failure{msg: "the file cannot be committed: " + sqliteMessage(err), rule: RuleApplyFailed, txLost: true,
+				fix: "make the file apply as one transaction"})
+			return nil
+		}
+		viol, err := r.fkViolations(ctx)
+		if err != nil {
+			return err
+		}
+		res.failures = append(res.failures, deferredFailure(viol, fw))
+		if len(viol) == 0 {
+			// SQLite counts the violations a DROP TABLE caused even when a
+			// rebuilt parent holds the same keys again: only a rollback
+			// clears the count, as on D1.
+			if err := r.execInternal(ctx, "ROLLBACK"); err != nil {
+				return fmt.Errorf("replay: roll back: %w", err)
+			}
+			r.inTx, r.stale = false, true
+			return nil
+		}
+		if err := r.removeViolations(ctx, viol); err != nil {
+			return err
+		}
+	}
+}
+
 // replayPlain runs a statement of a file that only builds the schema.
-func (r *replayer) replayPlain(ctx context.Context, st Statement) (*failure, error) {
-	fail, err := r.exec(ctx, st)
+func (r *replayer) replayPlain(ctx, fctx context.Context, st Statement) (*failure, error) {
+	fail, err := r.run(ctx, fctx, st)
 	if err != nil || fail != nil {
 		return fail, err
+	}
+	if err := r.release(ctx); err != nil {
+		return nil, err
 	}
 	_, err = r.afterExec(ctx)
 	return nil, err
 }
 
-// replayDetailed runs a statement of a changed file and moves the tracker
-// by the schema diff. An ALTER TABLE runs inside its own savepoint so that,
-// when it added a column SQLite might refuse on a table with rows, it can
-// be undone, probed against such a table, and run again.
-func (r *replayer) replayDetailed(ctx context.Context, st Statement, tr *tracker) (*failure, error) {
-	alter := false
-	if w := significantTokens(st.Text, 1); len(w) == 1 && strings.EqualFold(st.Text[w[0].start:w[0].end], "ALTER") {
-		alter = true
-		if err := r.execInternal(ctx, "SAVEPOINT guard_stmt"); err != nil {
-			return nil, fmt.Errorf("replay: %w", err)
-		}
+// replayDetailed runs a statement of a changed file: it watches the rows of
+// the tables the statement may affect, moves the tracker by the schema
+// diff, and notes what D1 would refuse or ignore.
+func (r *replayer) replayDetailed(ctx, fctx context.Context, st Statement, tr *tracker, fw *fileWatch) (*failure, error) {
+	pre, err := fw.before(ctx, r, st)
+	if err != nil {
+		return nil, err
 	}
-	before := r.cur
-	fail, err := r.exec(ctx, st)
+	fail, err := r.run(ctx, fctx, st)
 	if err != nil {
 		return nil, err
 	}
 	if fail != nil {
-		if alter {
-			if err := r.execInternal(ctx, "ROLLBACK TO guard_stmt"); err != nil {
-				return nil, fmt.Errorf("replay: %w", err)
+		// A statement that compiled but failed on the rows still says where
+		// the author meant rows to go (a rebuild's copy).
+		tr.flow(tr.resolve(r.rec.reads), tr.resolve(r.rec.writes), nil)
+		if fail.rule == RuleFKViolation && pre != nil && len(pre.names) > 0 {
+			var names []string
+			for _, n := range pre.names {
+				names = append(names, n)
 			}
-			if err := r.execInternal(ctx, "RELEASE guard_stmt"); err != nil {
-				return nil, fmt.Errorf("replay: %w", err)
-			}
+			sort.Strings(names)
+			fail.msg = fmt.Sprintf("%s (rows of %s reference the rows this statement deletes)", fail.msg, strings.Join(names, ", "))
 		}
 		return fail, nil
 	}
+	if err := r.release(ctx); err != nil {
+		return nil, err
+	}
+	fw.noteD1(r.rec, st)
 	readers, writers := tr.resolve(r.rec.reads), tr.resolve(r.rec.writes)
+	deleted := fw.deletedTables(r.rec)
 	changed, err := r.afterExec(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var created []*lineage
-	var probes []addedColumn
 	if changed {
 		after, err := r.snapshot(ctx)
 		if err != nil {
 			return nil, err
 		}
 		created = tr.apply(after, st.Line)
-		probes = tr.needProbe(after, st.Line)
 	}
 	tr.flow(readers, writers, created)
-	if !alter {
-		return nil, nil
-	}
-	if len(probes) > 0 && before != nil {
-		after := r.cur
-		if err := r.probe(ctx, st, tr, before, probes); err != nil {
-			return nil, err
-		}
-		r.cur, r.stale = after, false
-		if r.version, err = r.schemaVersion(ctx); err != nil {
-			return nil, err
-		}
-	}
-	if err := r.execInternal(ctx, "RELEASE guard_stmt"); err != nil {
-		return nil, fmt.Errorf("replay: %w", err)
-	}
-	return nil, nil
-}
-
-// probe undoes an ALTER TABLE that added a column to a table which existed
-// before the file, runs it again against that table holding one row, and
-// runs it for real once more. The replay's tables are empty, production's
-// are not, and SQLite refuses several ADD COLUMN forms only on a table with
-// rows: a non-constant default such as CURRENT_TIMESTAMP, a STORED
-// generated column, a REFERENCES column with a non-NULL default. What
-// SQLite says is recorded for the tracker.
-func (r *replayer) probe(ctx context.Context, st Statement, tr *tracker, before *snapshot, cols []addedColumn) error {
-	if err := r.execInternal(ctx, "ROLLBACK TO guard_stmt"); err != nil {
-		return fmt.Errorf("probe: %w", err)
-	}
-	t := before.table(cols[0].table.schema, cols[0].tableName)
-	if t != nil && t.table != nil {
-		steps := []string{"SAVEPOINT guard_probe",
-			// The row only has to exist: its foreign keys are never
-			// checked (the savepoint is rolled back) and CHECK constraints
-			// are not its business.
-			"PRAGMA defer_foreign_keys = ON", "PRAGMA ignore_check_constraints = ON"}
-		for _, q := range steps {
-			if err := r.execInternal(ctx, q); err != nil {
-				return fmt.Errorf("probe: %w", err)
-			}
-		}
-		if err := r.execInternal(ctx, syntheticRow(t)); err == nil {
-			fail, err := r.exec(ctx, st)
-			if err != nil {
-				return err
-			}
-			if fail != nil {
-				tr.probes = append(tr.probes, probeResult{line: st.Line, table: cols[0].table, msg: fail.msg})
-			}
-		}
-		for _, q := range []string{"ROLLBACK TO guard_probe", "RELEASE guard_probe",
-			"PRAGMA ignore_check_constraints = OFF", "PRAGMA defer_foreign_keys = OFF"} {
-			if err := r.execInternal(ctx, q); err != nil {
-				return fmt.Errorf("probe: %w", err)
-			}
-		}
-	}
-	fail, err := r.exec(ctx, st)
-	if err != nil {
-		return err
-	}
-	if fail != nil {
-		return fmt.Errorf("probe: statement on line %d failed when run again: %s", st.Line, fail.msg)
-	}
-	return nil
-}
-
-// syntheticRow is an INSERT of one row into t: columns with a default,
-// generated columns and the rowid are left to SQLite; every other column
-// gets a zero of its type (STRICT tables check types), so that NOT NULL
-// holds and generated columns computed from them are not NULL either.
-func syntheticRow(t *object) string {
-	var cols, vals []string
-	rid, _ := rowidAlias(t.table.cols)
-	for _, c := range t.table.cols {
-		if c.hidden != 0 || c.dflt.Valid || c.name == rid {
-			continue
-		}
-		cols = append(cols, quoteIdent(c.name))
-		typ := strings.ToUpper(c.typ)
-		switch {
-		case strings.Contains(typ, "INT"):
-			vals = append(vals, "0")
-		case strings.Contains(typ, "CHAR"), strings.Contains(typ, "CLOB"), strings.Contains(typ, "TEXT"):
-			vals = append(vals, "''")
-		case strings.Contains(typ, "BLOB"):
-			vals = append(vals, "x''")
-		case strings.Contains(typ, "REAL"), strings.Contains(typ, "FLOA"), strings.Contains(typ, "DOUB"):
-			vals = append(vals, "0.0")
-		default:
-			vals = append(vals, "0")
-		}
-	}
-	target := quoteIdent(t.schema) + "." + quoteIdent(t.name)
-	if len(cols) == 0 {
-		return "INSERT INTO " + target + " DEFAULT VALUES"
-	}
-	return "INSERT INTO " + target + " (" + strings.Join(cols, ", ") + ") VALUES (" + strings.Join(vals, ", ") + ")"
+	return nil, fw.after(ctx, r, st, pre, deleted, changed)
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// foldRestated drops schema findings that only restate a failure of the
+// same file: a NOT NULL column a failing copy did not fill is reported once,
+// where SQLite refused the rows.
+func foldRestated(fs []report.Finding, failures []*failure) []report.Finding {
+	failed := map[string]bool{}
+	for _, f := range failures {
+		failed[f.rule] = true
+	}
+	if !failed[RuleNotNullNoDefault] {
+		return fs
+	}
+	out := fs[:0]
+	for _, f := range fs {
+		if f.Rule != RuleNotNullNoDefault {
+			out = append(out, f)
+		}
+	}
+	return out
+}

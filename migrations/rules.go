@@ -31,6 +31,16 @@ const (
 	RuleUnboundedDML     = "unbounded-dml"
 	RuleTransaction      = "transaction"
 	RuleApplyFailed      = "apply-failed"
+	// Row-level and D1-dialect rules: the replay runs on tables holding
+	// synthetic rows, with D1's foreign-key behaviour.
+	RuleCascadeDelete  = "cascade-delete"
+	RuleFKViolation    = "fk-violation"
+	RuleFKDangling     = "fk-dangling"
+	RuleDQSLiteral     = "dqs-literal"
+	RulePragmaNoEffect = "pragma-no-effect"
+	RuleD1Unsupported  = "d1-unsupported"
+	RuleResourceLimit  = "resource-limit"
+	RuleRowsSkipped    = "rows-skipped"
 	// RuleBadAllow reports a "-- guard:allow" comment that cannot take
 	// effect (no rule, unknown rule, or no reason), so a suppression the
 	// author meant never silently fails.
@@ -64,6 +74,14 @@ var rules = []RuleInfo{
 	{RuleUnboundedDML, report.SeverityWarning, "DELETE or UPDATE without WHERE"},
 	{RuleTransaction, report.SeverityError, "BEGIN/COMMIT/END/ROLLBACK/SAVEPOINT/RELEASE at top level (remote D1 rejects them)"},
 	{RuleApplyFailed, report.SeverityError, "the file does not apply on top of the previous ones"},
+	{RuleCascadeDelete, report.SeverityError, "rows vanish from a table the statement does not name (ON DELETE CASCADE, also when a parent table is dropped)"},
+	{RuleFKViolation, report.SeverityError, "a statement or the file's commit fails with FOREIGN KEY constraint failed once the tables hold rows (D1 always enforces foreign keys)"},
+	{RuleFKDangling, report.SeverityError, "a foreign key is left pointing at a table that no longer exists (rename-first rebuild, dropped parent)"},
+	{RuleDQSLiteral, report.SeverityError, "a double-quoted name that is no column: SQLite reads it as a string literal"},
+	{RulePragmaNoEffect, report.SeverityWarning, "PRAGMA foreign_keys in a migration: D1 ignores it (foreign keys are always on)"},
+	{RuleD1Unsupported, report.SeverityError, "a statement D1 refuses although SQLite runs it (temporary objects, PRAGMAs outside D1's list, ATTACH, VACUUM)"},
+	{RuleResourceLimit, report.SeverityError, "a migration exceeds the replay's time or memory limit"},
+	{RuleRowsSkipped, report.SeverityNotice, "a table the migration uses could not be given synthetic rows, so row-level checks do not cover it"},
 	{RuleBadAllow, report.SeverityError, "a guard:allow comment without a known rule or without a reason"},
 }
 
@@ -83,9 +101,22 @@ func ruleInfo(id string) (RuleInfo, bool) {
 type Options struct {
 	Digits   int                        // digits of the NNNN prefix; 0 means 4
 	Severity map[string]report.Severity // per-rule override; "off" disables a rule
-	// StatementTimeout bounds one statement of the replay (a migration with
+	// FileTimeout bounds the replay of one migration file (a migration with
 	// an endless recursive query must not hang a push); 0 means 10s.
-	StatementTimeout time.Duration
+	FileTimeout time.Duration
+	// FileMemory bounds how much one file may grow the replay database
+	// (SQLite's max_page_count); 0 means 256 MiB. SQLite's process-wide hard
+	// heap limit is set to four times this while a check runs, unless the
+	// process already has a lower one.
+	FileMemory int64
+	// SchemaOnly replays on empty tables (no synthetic rows, no row-level
+	// rules): the comparison point of the row-aware replay's cost.
+	SchemaOnly bool
+	// Baseline is SQL applied before the first migration, as production
+	// has it (a schema created outside the folder, e.g. with d1 execute).
+	// Its files are replayed like unchanged migrations; they are never
+	// reported as migrations.
+	Baseline []File
 }
 
 // SeverityOff disables a rule in Options.Severity.
@@ -99,10 +130,17 @@ func (o *Options) digits() int {
 }
 
 func (o *Options) timeout() time.Duration {
-	if o.StatementTimeout <= 0 {
+	if o.FileTimeout <= 0 {
 		return 10 * time.Second
 	}
-	return o.StatementTimeout
+	return o.FileTimeout
+}
+
+func (o *Options) memory() int64 {
+	if o.FileMemory <= 0 {
+		return 256 << 20
+	}
+	return o.FileMemory
 }
 
 func (o *Options) validate() error {
@@ -176,8 +214,12 @@ func knownRule(id string) bool {
 func finalize(fs []report.Finding, allows map[string][]allow, opts *Options) []report.Finding {
 	out := fs[:0]
 	for _, f := range fs {
-		info, _ := ruleInfo(f.Rule)
-		f.Severity = info.DefaultSeverity
+		// A finding may come with its own severity (an apply-failed in an
+		// unchanged file is a warning); configuration still overrides it.
+		if f.Severity == "" {
+			info, _ := ruleInfo(f.Rule)
+			f.Severity = info.DefaultSeverity
+		}
 		if s, ok := opts.Severity[f.Rule]; ok {
 			if s == SeverityOff {
 				continue

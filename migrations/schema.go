@@ -24,6 +24,15 @@ type tableInfo struct {
 	cols   []colInfo
 	refs   []string        // tables this one references with foreign keys
 	fkCols map[string]bool // lower names of its foreign key columns
+	fks    []fkInfo        // one per column of each foreign key
+}
+
+// fkInfo is one row of pragma foreign_key_list.
+type fkInfo struct {
+	id       int
+	parent   string
+	from, to string // to is "" when the key references the parent's primary key
+	onDelete string
 }
 
 // indexInfo is what pragma index_list / index_info say about an index.
@@ -50,6 +59,9 @@ type object struct {
 type snapshot struct {
 	objs    map[okey]*object
 	byTable map[okey][]*object // table key -> its indexes, built on first use
+	// children maps a lower table name to the tables referencing it, built
+	// on first use.
+	children map[string][]*object
 }
 
 // lowerASCII folds like SQLite does for identifiers: ASCII only.
@@ -100,10 +112,13 @@ type loader struct {
 	tables map[string]*tableInfo // schema \x00 sql
 	index  map[string]*indexInfo // schema \x00 table sql \x00 index name \x00 index sql
 	kinds  map[string]string     // schema \x00 name \x00 sql
+	// seen holds the lower name of every table a snapshot ever showed, so
+	// that DROP TABLE IF EXISTS of a name the replay never had is told apart.
+	seen map[string]bool
 }
 
 func newLoader(conn *sql.Conn) *loader {
-	return &loader{conn: conn, tables: map[string]*tableInfo{}, index: map[string]*indexInfo{}, kinds: map[string]string{}}
+	return &loader{conn: conn, tables: map[string]*tableInfo{}, index: map[string]*indexInfo{}, kinds: map[string]string{}, seen: map[string]bool{}}
 }
 
 const schemaQuery = `SELECT 'main', type, name, tbl_name, sql FROM main.sqlite_schema
@@ -127,6 +142,9 @@ func (l *loader) snapshot(ctx context.Context) (*snapshot, error) {
 		}
 		s.objs[objKey(o.schema, o.typ, o.name)] = o
 		list = append(list, o)
+		if o.typ == "table" {
+			l.seen[lowerASCII(o.name)] = true
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -255,17 +273,19 @@ func (l *loader) tableInfo(ctx context.Context, o *object) (*tableInfo, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read pragma table_xinfo(%s): %w", o.name, err)
 	}
-	rows, err = l.conn.QueryContext(ctx, `SELECT "table", "from" FROM pragma_foreign_key_list(?1, ?2)`, o.name, o.schema)
+	rows, err = l.conn.QueryContext(ctx, `SELECT id, "table", "from", coalesce("to", ''), on_delete FROM pragma_foreign_key_list(?1, ?2)`, o.name, o.schema)
 	if err != nil {
 		return nil, fmt.Errorf("read pragma foreign_key_list(%s): %w", o.name, err)
 	}
 	defer rows.Close()
 	seen := map[string]bool{}
 	for rows.Next() {
-		var ref, from string
-		if err := rows.Scan(&ref, &from); err != nil {
+		var fk fkInfo
+		if err := rows.Scan(&fk.id, &fk.parent, &fk.from, &fk.to, &fk.onDelete); err != nil {
 			return nil, fmt.Errorf("read pragma foreign_key_list(%s): %w", o.name, err)
 		}
+		ti.fks = append(ti.fks, fk)
+		ref, from := fk.parent, fk.from
 		if !seen[ref] {
 			seen[ref] = true
 			ti.refs = append(ti.refs, ref)

@@ -150,7 +150,7 @@ func scriptEmu(ts *testscript.TestScript) *emuServer {
 
 func cmdCfemu(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) == 0 {
-		ts.Fatalf("usage: cfemu start|fault|nofaults|requests|clear|latest|count ...")
+		ts.Fatalf("usage: cfemu start|fault|nofaults|requests|clear|latest|count|bucket|objects ...")
 	}
 	if neg && args[0] != "latest" {
 		ts.Fatalf("cfemu %s does not support negation", args[0])
@@ -215,6 +215,16 @@ func cmdCfemu(ts *testscript.TestScript, neg bool, args []string) {
 			nv, nd = len(sc.Versions), len(sc.Deployments)
 		}
 		fmt.Fprintf(ts.Stdout(), "versions %d deployments %d\n", nv, nd)
+	case "bucket":
+		if len(args) != 2 {
+			ts.Fatalf("usage: cfemu bucket NAME")
+		}
+		ts.Check(scriptEmu(ts).emu.CreateBucket(ts.Getenv("CLOUDFLARE_ACCOUNT_ID"), args[1]))
+	case "objects":
+		if len(args) != 2 {
+			ts.Fatalf("usage: cfemu objects BUCKET")
+		}
+		cfemuObjects(ts, args[1])
 	default:
 		ts.Fatalf("cfemu: unknown subcommand %q", args[0])
 	}
@@ -286,6 +296,23 @@ func cfemuStart(ts *testscript.TestScript, args []string) {
 	ts.Setenv("CLOUDFLARE_BASE_URL", base)
 	ts.Setenv("CLOUDFLARE_ACCOUNT_ID", account)
 	ts.Setenv("CLOUDFLARE_API_TOKEN", token)
+}
+
+// cfemuObjects prints the keys of a bucket's objects with their sizes,
+// sorted.
+func cfemuObjects(ts *testscript.TestScript, bucket string) {
+	acct := scriptEmu(ts).emu.Snapshot().Accounts[ts.Getenv("CLOUDFLARE_ACCOUNT_ID")]
+	if acct == nil || acct.R2[bucket] == nil {
+		ts.Fatalf("cfemu: no bucket %s", bucket)
+	}
+	keys := make([]string, 0, len(acct.R2[bucket].Objects))
+	for k := range acct.R2[bucket].Objects {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(ts.Stdout(), "%s %d\n", k, len(acct.R2[bucket].Objects[k].Data))
+	}
 }
 
 func findScript(ts *testscript.TestScript, worker string) *cfemu.Script {

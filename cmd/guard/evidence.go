@@ -106,6 +106,9 @@ func emitEvidence(env *Env, doc *evidence.Document, subject, out string) error {
 // publishEvidence publishes one document into a store and says what was
 // written, or that the store already held it.
 func publishEvidence(env *Env, st evidence.Store, name string, data []byte) error {
+	if err := checkEvidenceLock(env, st); err != nil {
+		return err
+	}
 	p, err := evidence.Publish(env.Ctx, st, name, data)
 	if errors.Is(err, evidence.ErrDiffers) {
 		return fail.Refused(err, "evidence is never rewritten: a period collected again with another result means its history changed; keep the published document and investigate ('guard evidence verify "+st.Location()+"')")
@@ -300,6 +303,14 @@ func (c *EvidenceVerifyCmd) Run(env *Env) error {
 		if fi, err := os.Stat(d.Dir); err != nil || !fi.IsDir() {
 			return fail.Usage(fmt.Errorf("%s is not an evidence folder", d.Dir))
 		}
+	}
+	// What keeps the store from being rewritten is part of the answer.
+	if err := checkEvidenceLock(env, st); err != nil {
+		var fe *fail.Error
+		if !errors.As(err, &fe) || fe.Kind != fail.KindRefused {
+			return err
+		}
+		fmt.Fprintf(env.Stderr, "guard: warning: %v: its objects can be overwritten or deleted\n", fe.Err)
 	}
 	res, err := evidence.Verify(env.Ctx, st)
 	if err != nil {

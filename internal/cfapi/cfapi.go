@@ -1,12 +1,14 @@
-// Package cfapi is guard's thin read-side client of the Cloudflare v4 API:
-// a worker's deployments and versions (with the annotations guard writes
-// through wrangler: workers/tag = commit, workers/message = subject) and the
-// D1 Time Travel bookmark taken before migrations.
+// Package cfapi is guard's thin client of the Cloudflare v4 API: a
+// worker's deployments and versions (with the annotations guard writes
+// through wrangler: workers/tag = commit, workers/message = subject), the
+// D1 Time Travel bookmark taken before migrations, and R2 buckets, their
+// lock rules and objects for the evidence store (r2.go; the only writes).
 //
 // Contract:
-//   - Workers calls go through cloudflare-go v6, packages workers and option
-//     only (never the root package, which would pull in every Cloudflare
-//     product); services are built with workers.NewScript*Service.
+//   - Workers and R2 bucket calls go through cloudflare-go v6, packages
+//     workers, r2 and option only (never the root package, which would pull
+//     in every Cloudflare product); services are built with
+//     workers.NewScript*Service and r2.NewBucket*Service.
 //   - The base URL is, in order: WithBaseURL, $CLOUDFLARE_BASE_URL (the name
 //     cloudflare-go reads), $CLOUDFLARE_API_BASE_URL (the name wrangler
 //     reads), then DefaultBaseURL; so one emulator URL serves both tools.

@@ -1,12 +1,14 @@
 package cfapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // D1Bookmark returns the current D1 Time Travel bookmark of a database, the
@@ -48,46 +50,74 @@ type envelopeError struct {
 func (e *envelopeError) Error() string { return fmt.Sprintf("HTTP %d", e.status) }
 
 func (c *Client) getBookmark(ctx context.Context, u string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.httpClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := c.send(ctx, http.MethodGet, u, nil, "", true)
 	if err != nil {
 		return "", err
 	}
 	var env struct {
-		Success bool `json:"success"`
-		Errors  []struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"errors"`
 		Result *struct {
 			Bookmark string `json:"bookmark"`
 		} `json:"result"`
 	}
-	jsonErr := json.Unmarshal(body, &env)
-	if resp.StatusCode >= 300 || (jsonErr == nil && !env.Success) {
-		ee := &envelopeError{status: resp.StatusCode}
-		for _, e := range env.Errors {
-			ee.errors = append(ee.errors, CodeMessage{Code: e.Code, Message: e.Message})
-		}
-		return "", ee
-	}
-	if jsonErr != nil {
-		return "", fmt.Errorf("answer is not JSON: %w", jsonErr)
+	if err := json.Unmarshal(body, &env); err != nil {
+		return "", fmt.Errorf("answer is not JSON: %w", err)
 	}
 	if env.Result == nil || env.Result.Bookmark == "" {
 		return "", fmt.Errorf("answer has no result.bookmark")
 	}
 	return env.Result.Bookmark, nil
+}
+
+// maxAnswer bounds what a plain net/http call reads (an evidence document
+// or an API envelope).
+const maxAnswer = 64 << 20
+
+// send makes one plain net/http call with the client's token and timeout
+// and returns the body of a 2xx answer. Any other answer, or a JSON
+// envelope with "success": false when the answer is an API envelope (not
+// an object's raw bytes), is an *envelopeError carrying Cloudflare's
+// codes; retry and wrap treat it like cloudflare-go's errors.
+func (c *Client) send(ctx context.Context, method, u string, body []byte, contentType string, envelope bool) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxAnswer {
+		return nil, fmt.Errorf("answer larger than %d bytes", maxAnswer)
+	}
+	var env struct {
+		Success *bool `json:"success"`
+		Errors  []struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"errors"`
+	}
+	isJSON := strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") && json.Unmarshal(data, &env) == nil
+	if resp.StatusCode >= 300 || (envelope && isJSON && env.Success != nil && !*env.Success) {
+		ee := &envelopeError{status: resp.StatusCode}
+		for _, e := range env.Errors {
+			ee.errors = append(ee.errors, CodeMessage{Code: e.Code, Message: e.Message})
+		}
+		return nil, ee
+	}
+	return data, nil
 }

@@ -1,6 +1,8 @@
 // Package cfemu is guard's emulator of the Cloudflare v4 API: enough of the
-// Workers and D1 endpoints for the real wrangler (4.86) and cloudflare-go
-// (v6.10) to deploy, list, roll back and apply D1 migrations against it.
+// Workers, D1 and R2 endpoints for the real wrangler (4.86) and
+// cloudflare-go (v6.10) to deploy, list, roll back, apply D1 migrations,
+// manage R2 bucket lock rules and put and get R2 objects against it (R2 in
+// r2.go: a locked key cannot be overwritten or deleted, as in R2).
 //
 // Contract:
 //   - An *Emulator is an http.Handler; mount it anywhere (httptest) or call
@@ -15,7 +17,8 @@
 //     7500 D1 SQL error) so clients take the same branches as against the real
 //     API.
 //   - State is kept per account: workers (versions with metadata and
-//     annotations, deployments, subdomain, script settings) and D1 databases,
+//     annotations, deployments, subdomain, script settings), R2 buckets
+//     (lock rules, objects) and D1 databases,
 //     each a real in-memory SQLite database (modernc.org/sqlite) so that
 //     wrangler's d1_migrations bookkeeping and SQL errors are real.
 //   - Timestamps are RFC 3339 UTC with exactly six fractional digits, strictly

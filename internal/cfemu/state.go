@@ -23,6 +23,8 @@ type Account struct {
 	Subdomain string               `json:"subdomain"`
 	Scripts   map[string]*Script   `json:"scripts"`
 	D1        map[string]*Database `json:"d1"`
+	// R2 holds the account's R2 buckets (absent until one is created).
+	R2 map[string]*Bucket `json:"r2,omitempty"`
 }
 
 // Script is one worker.

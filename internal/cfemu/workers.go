@@ -69,7 +69,7 @@ var apiRoutes = []struct {
 
 func (e *Emulator) routes() {
 	m := http.NewServeMux()
-	for _, rt := range apiRoutes {
+	for _, rt := range append(apiRoutes[:len(apiRoutes):len(apiRoutes)], r2Routes...) {
 		method, path, _ := strings.Cut(rt.pattern, " ")
 		h := rt.handler
 		m.HandleFunc(method+" "+APIPrefix+path, func(w http.ResponseWriter, r *http.Request) { h(e, w, r) })
@@ -80,9 +80,9 @@ func (e *Emulator) routes() {
 
 // Routes lists the API routes the emulator implements ("METHOD /path").
 func Routes() []string {
-	out := make([]string, len(apiRoutes))
-	for i, rt := range apiRoutes {
-		out[i] = rt.pattern
+	out := make([]string, 0, len(apiRoutes)+len(r2Routes))
+	for _, rt := range append(apiRoutes[:len(apiRoutes):len(apiRoutes)], r2Routes...) {
+		out = append(out, rt.pattern)
 	}
 	return out
 }

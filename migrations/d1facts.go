@@ -1,0 +1,125 @@
+package migrations
+
+import (
+	"fmt"
+	"strings"
+)
+
+// The D1 facts the replay and the D1 rules rest on, each with the page that
+// documents it (see the package documentation for the full list).
+const (
+	docForeignKeys = "https://developers.cloudflare.com/d1/sql-api/foreign-keys/"
+	docSQLStmts    = "https://developers.cloudflare.com/d1/sql-api/sql-statements/"
+	docTempTables  = "https://github.com/cloudflare/workers-sdk/issues/4298"
+	docMigrations  = "https://developers.cloudflare.com/d1/reference/migrations/"
+)
+
+// d1Pragmas are the PRAGMA statements D1 documents as compatible
+// ("Compatible PRAGMA statements", docSQLStmts). Any other pragma is refused
+// by D1's authorizer.
+var d1Pragmas = map[string]bool{
+	"table_list": true, "table_info": true, "table_xinfo": true,
+	"index_list": true, "index_info": true, "index_xinfo": true,
+	"quick_check": true, "foreign_key_check": true, "foreign_key_list": true,
+	"case_sensitive_like": true, "ignore_check_constraints": true,
+	"legacy_alter_table": true, "recursive_triggers": true,
+	"reverse_unordered_selects": true, "foreign_keys": true,
+	"defer_foreign_keys": true, "optimize": true,
+}
+
+// d1Refusal is a statement D1 refuses (or ignores) although SQLite runs it.
+type d1Refusal struct {
+	rule string
+	msg  string
+	fix  string
+}
+
+// pragmaRefusal classifies one PRAGMA a statement uses. value is "" when
+// the pragma is only read.
+func pragmaRefusal(name, value string) *d1Refusal {
+	n := lowerASCII(name)
+	switch {
+	case n == "foreign_keys" && turnsOff(value):
+		return &d1Refusal{rule: RulePragmaNoEffect,
+			msg: fmt.Sprintf("PRAGMA foreign_keys = %s has no effect on D1: D1 enforces foreign keys in every query and migration and runs each migration file inside a transaction, where this pragma cannot change (%s)", value, docForeignKeys),
+			fix: "remove it; to allow violations until the end of the file use PRAGMA defer_foreign_keys = on, which still lets ON DELETE CASCADE delete child rows when a parent table is dropped"}
+	case !d1Pragmas[n]:
+		return &d1Refusal{rule: RuleD1Unsupported,
+			msg: fmt.Sprintf("PRAGMA %s is not one of the PRAGMA statements D1 supports (%s); D1 refuses the migration", name, docSQLStmts),
+			fix: "remove the PRAGMA from the migration"}
+	}
+	return nil
+}
+
+func tempRefusal(what string) *d1Refusal {
+	return &d1Refusal{rule: RuleD1Unsupported,
+		msg: fmt.Sprintf("%s: D1 refuses temporary tables, views, indexes and triggers with \"not authorized\" (SQLITE_AUTH; %s)", what, docTempTables),
+		fix: "use an ordinary table and drop it at the end of the migration"}
+}
+
+// leadingWords returns up to n leading keywords of a statement, upper case,
+// read with the tokenizer (comments and quoted names are not keywords).
+func leadingWords(stmt string, n int) []string {
+	var out []string
+	for _, t := range significantTokens(stmt, n) {
+		if t.kind != tokWord {
+			break
+		}
+		out = append(out, strings.ToUpper(stmt[t.start:t.end]))
+	}
+	return out
+}
+
+// vacuumStatement reports VACUUM, which D1 does not run inside a migration
+// (a migration is one transaction; SQLite itself refuses VACUUM there).
+func vacuumStatement(stmt string) bool {
+	w := leadingWords(stmt, 1)
+	return len(w) == 1 && w[0] == "VACUUM"
+}
+
+// turnsOff reports a pragma value that switches a boolean pragma off.
+// Turning foreign keys on is what D1 does anyway, so only off is a hazard.
+func turnsOff(v string) bool {
+	switch lowerASCII(strings.Trim(v, `'"`)) {
+	case "off", "false", "no", "0":
+		return true
+	}
+	return false
+}
+
+// addedColumn names the column of ALTER TABLE t ADD [COLUMN] c, read with
+// the tokenizer; ok is false for any other statement.
+func addedColumn(stmt string) (table, column string, ok bool) {
+	toks := significantTokens(stmt, 8)
+	word := func(i int) string {
+		if i >= len(toks) {
+			return ""
+		}
+		return strings.ToUpper(stmt[toks[i].start:toks[i].end])
+	}
+	name := func(i int) string {
+		t := stmt[toks[i].start:toks[i].end]
+		if toks[i].kind == tokQuoted && len(t) >= 2 {
+			t = t[1 : len(t)-1]
+		}
+		return t
+	}
+	if word(0) != "ALTER" || word(1) != "TABLE" || len(toks) < 5 {
+		return "", "", false
+	}
+	i := 3
+	if word(3) == "." {
+		i = 5
+	}
+	if word(i) != "ADD" || i+1 >= len(toks) {
+		return "", "", false
+	}
+	c := i + 1
+	if word(c) == "COLUMN" {
+		c++
+	}
+	if c >= len(toks) {
+		return "", "", false
+	}
+	return name(i - 1), name(c), true
+}
