@@ -121,7 +121,14 @@ type Options struct {
 // is reported separately because its time is the user's checks').
 type Timing struct {
 	Before, Wrangler, After, Verify time.Duration
+	// Total is Run's whole wall time, cleanup included (the pristine
+	// checkout's removal, the team lock's release).
+	Total time.Duration
 }
+
+// Own is guard's own time around wrangler: the whole deploy but
+// wrangler's deploy and the user's verification.
+func (t Timing) Own() time.Duration { return t.Total - t.Wrangler - t.Verify }
 
 // Result describes a deploy that got as far as wrangler.
 type Result struct {
@@ -325,6 +332,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	d.res = &Result{Env: o.Env}
 	d.voice = report.Voice{W: d.stderr, Warnings: &d.res.Warnings}
 	err := d.run(ctx)
+	d.res.Timing.Total = time.Since(d.start)
 	return d.res, err
 }
 

@@ -21,6 +21,7 @@ run ./hooks 'BenchmarkPrePush100$' 10x
 run ./migrations 'BenchmarkCheck500' 3x
 run ./deploy 'BenchmarkCleanTree$' 10x
 run ./deploy 'BenchmarkDeployOverhead$' 10x
+run ./deploy 'BenchmarkPristineDeploy$' 3x
 run ./cmd/guard 'BenchmarkRollbackToWrangler$' 20x
 
 # metric NAME UNIT: the median, over the runs, of the value reported in UNIT.
@@ -44,4 +45,7 @@ row "git status --porcelain, 13k files" "$g" ""
 row "guard deploy clean-tree check, 13k files" "$d" "<= 1.5x git status: $(awk -v a="$d" -v b="$g" 'BEGIN{printf "%.2fx", a/b}')"
 row "guard deploy, own time around wrangler (no fetch)" "$(metric BenchmarkDeployOverhead/no-fetch guard-ms/op)" "<= 150 ms"
 row "guard deploy, own time around wrangler (fetch)" "$(metric BenchmarkDeployOverhead/fetch guard-ms/op)" "<= 150 ms"
+row "wrangler deploy alone (real wrangler, emulator)" "$(ms BenchmarkPristineDeploy/wrangler-alone)" ""
+row "  guard deploy's wrangler, pristine checkout" "$(metric BenchmarkPristineDeploy/guard-deploy wrangler-ms/op)" ""
+row "  guard's own time around it, warm dep. cache" "$(metric BenchmarkPristineDeploy/guard-deploy guard-ms/op)" "<= 1000 ms"
 row "guard rollback, command to wrangler's start" "$(metric BenchmarkRollbackToWrangler ms-to-wrangler/op)" "<= 300 ms"

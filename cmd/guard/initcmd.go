@@ -28,6 +28,14 @@ func (c *InitCmd) Run(env *Env) error {
 	for _, p := range res.Skipped {
 		fmt.Fprintf(env.Stderr, "guard: kept %s (already there)\n", p)
 	}
+	// wrangler writes .wrangler/ into the project on every run.
+	added, err := initrepo.EnsureIgnored(repo.Root, initrepo.WranglerIgnore)
+	if err != nil {
+		return fail.External(err)
+	}
+	for _, e := range added {
+		fmt.Fprintf(env.Stderr, "guard: added %s to %s\n", e, initrepo.GitignorePath)
+	}
 	if len(res.Written) > 0 {
 		fmt.Fprintln(env.Stderr, "guard: hint: review the files, commit them, then run 'guard install'")
 	}
