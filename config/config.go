@@ -41,6 +41,7 @@ type Config struct {
 	Deploy     Deploy     `toml:"deploy" json:"deploy"`
 	Rollback   Rollback   `toml:"rollback" json:"rollback"`
 	PR         PR         `toml:"pr" json:"pr"`
+	Ledger     Ledger     `toml:"ledger" json:"ledger"`
 	Evidence   Evidence   `toml:"evidence" json:"evidence"`
 	// Workers names wrangler configurations guard cannot find by their
 	// file name alone (wrangler.kv.toml, wrangler.staging.json, ...); the
@@ -89,6 +90,22 @@ type Migrations struct {
 	// Digits of the NNNN prefix; wrangler writes 4.
 	Digits   int               `toml:"digits" json:"digits"`
 	Severity map[string]string `toml:"severity" json:"severity,omitempty"`
+	// Baseline lists SQL files (relative to the root) that production's
+	// schema came from outside the folder (e.g. applied with d1 execute);
+	// the replay applies them before the first migration of every folder.
+	Baseline []string `toml:"baseline" json:"baseline,omitempty"`
+	// BaselineFor is Baseline per folder, when there are several:
+	// [migrations.baseline_for] "apps/api/migrations" = ["apps/api/schema.sql"].
+	BaselineFor map[string][]string `toml:"baseline_for" json:"baseline_for,omitempty"`
+}
+
+// BaselineOf is the baseline of one migrations folder: its own entry in
+// baseline_for, else baseline.
+func (m Migrations) BaselineOf(dir string) []string {
+	if b, ok := m.BaselineFor[dir]; ok {
+		return b
+	}
+	return m.Baseline
 }
 
 // Deploy configures guard deploy.
@@ -192,6 +209,24 @@ type PR struct {
 	ChecklistHeading   string   `toml:"checklist_heading" json:"checklist_heading"`
 }
 
+// Ledger is [ledger]: how the team's shared deploy records are trusted.
+type Ledger struct {
+	// Signing is "off" (default) or "ssh": every shared record is signed
+	// with the deployer's SSH key (git's user.signingKey, as for
+	// gpg.format=ssh) and records without a valid signature by an allowed
+	// signer are ignored, with a warning.
+	Signing string `toml:"signing" json:"signing"`
+	// AllowedSigners is the tracked allowed-signers file (ssh-keygen's
+	// format: "<email> <key type> <key>"), read from the remote branch.
+	AllowedSigners string `toml:"allowed_signers" json:"allowed_signers"`
+}
+
+// Ledger signing modes.
+const (
+	SigningOff = "off"
+	SigningSSH = "ssh"
+)
+
 // Duration is a time.Duration written as a Go duration string ("30s").
 type Duration struct{ time.Duration }
 
@@ -238,6 +273,7 @@ func Defaults() *Config {
 			TeamLockTTL:  Duration{30 * time.Minute},
 		},
 		Rollback: Rollback{RecordsDir: "docs/changes/emergency"},
+		Ledger:   Ledger{Signing: SigningOff, AllowedSigners: ".guard/allowed_signers"},
 		Evidence: Evidence{Retention: Days{400 * 24 * time.Hour}},
 		Workers:  []Worker{},
 		PR: PR{
@@ -418,6 +454,10 @@ func merge(c, f *Config, raw map[string]any) {
 	if f.Migrations.Severity != nil {
 		c.Migrations.Severity = f.Migrations.Severity
 	}
+	setList(&c.Migrations.Baseline, f.Migrations.Baseline, "migrations", "baseline")
+	if f.Migrations.BaselineFor != nil {
+		c.Migrations.BaselineFor = f.Migrations.BaselineFor
+	}
 	set(&c.Deploy.Wrangler, f.Deploy.Wrangler, "deploy", "wrangler")
 	set(&c.Deploy.Config, f.Deploy.Config, "deploy", "config")
 	setList(&c.Deploy.Verify, f.Deploy.Verify, "deploy", "verify")
@@ -441,6 +481,8 @@ func merge(c, f *Config, raw map[string]any) {
 	setList(&c.PR.MotivationHeadings, f.PR.MotivationHeadings, "pr", "motivation_headings")
 	setList(&c.PR.ChecklistFiles, f.PR.ChecklistFiles, "pr", "checklist_files")
 	set(&c.PR.ChecklistHeading, f.PR.ChecklistHeading, "pr", "checklist_heading")
+	set(&c.Ledger.Signing, f.Ledger.Signing, "ledger", "signing")
+	set(&c.Ledger.AllowedSigners, f.Ledger.AllowedSigners, "ledger", "allowed_signers")
 }
 
 // validate checks values the decoder cannot: required strings, globs,
@@ -533,10 +575,30 @@ func (c *Config) validate(name string, data []byte) error {
 	if c.Migrations.Dir != "" && !filepath.IsLocal(filepath.FromSlash(c.Migrations.Dir)) {
 		return bad("migrations.dir", fmt.Sprintf("must be a folder inside the repository, not %q", c.Migrations.Dir))
 	}
+	for _, p := range c.Migrations.Baseline {
+		if !filepath.IsLocal(filepath.FromSlash(p)) || !strings.HasSuffix(p, ".sql") {
+			return bad("migrations.baseline", fmt.Sprintf("must list .sql files inside the repository, not %q", p))
+		}
+	}
+	for dir, files := range c.Migrations.BaselineFor {
+		for _, p := range files {
+			if !filepath.IsLocal(filepath.FromSlash(dir)) || !filepath.IsLocal(filepath.FromSlash(p)) || !strings.HasSuffix(p, ".sql") {
+				return bad("migrations.baseline_for."+dir, fmt.Sprintf("must map a folder to .sql files inside the repository, not %q", p))
+			}
+		}
+	}
 	for i, d := range c.Deploy.D1 {
 		if strings.TrimSpace(d.Binding) == "" {
 			return bad("deploy.d1", fmt.Sprintf("entry %d: binding is required", i+1))
 		}
+	}
+	switch c.Ledger.Signing {
+	case SigningOff, SigningSSH:
+	default:
+		return bad("ledger.signing", fmt.Sprintf("must be %q or %q, not %q", SigningOff, SigningSSH, c.Ledger.Signing))
+	}
+	if c.Ledger.Signing == SigningSSH && strings.TrimSpace(c.Ledger.AllowedSigners) == "" {
+		return bad("ledger.allowed_signers", "must name the tracked allowed-signers file when signing is \"ssh\"")
 	}
 	for _, k := range []struct{ key, v string }{{"deploy.evidence", c.Deploy.Evidence}, {"evidence.store", c.Evidence.Store}} {
 		if err := validStore(k.v); err != nil {

@@ -104,3 +104,25 @@ func TestWorkersEntries(t *testing.T) {
 		}
 	}
 }
+
+func TestMigrationsBaseline(t *testing.T) {
+	c, err := Parse("guard.toml", []byte("[migrations]\nbaseline = [\"sql/schema.sql\"]\n[migrations.baseline_for]\n\"apps/api/migrations\" = [\"apps/api/schema.sql\", \"apps/api/seed.sql\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Migrations.BaselineOf("migrations"); len(got) != 1 || got[0] != "sql/schema.sql" {
+		t.Errorf("BaselineOf(migrations) = %v", got)
+	}
+	if got := c.Migrations.BaselineOf("apps/api/migrations"); len(got) != 2 || got[1] != "apps/api/seed.sql" {
+		t.Errorf("BaselineOf(apps/api/migrations) = %v", got)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"[migrations]\nbaseline = [\"../schema.sql\"]\n", `guard.toml:2:1: migrations.baseline: must list .sql files inside the repository, not "../schema.sql"`},
+		{"[migrations]\nbaseline = [\"schema.txt\"]\n", `guard.toml:2:1: migrations.baseline: must list .sql files inside the repository, not "schema.txt"`},
+	} {
+		_, err := Parse("guard.toml", []byte(tc.body))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%q: err = %v, want %s", tc.body, err, tc.want)
+		}
+	}
+}

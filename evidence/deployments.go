@@ -18,6 +18,7 @@ import (
 	"github.com/guardcm/guard/history"
 	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/redact"
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/ledger"
 	"github.com/guardcm/guard/records"
@@ -107,6 +108,11 @@ func Deployments(ctx context.Context, o DeploymentOptions) (*Document, error) {
 		return nil, err
 	}
 	short := branchSrc.Name
+	// A shallow clone whose history stops inside the period would give a
+	// shorter answer that looks complete.
+	if err := repo.RequireSince(ctx, cfg.RemoteBranchRef(), o.Period.From); err != nil {
+		return nil, err
+	}
 
 	src := history.Source{
 		Repo: repo, API: o.API, Ledger: o.Ledger, Account: o.Account,
@@ -130,9 +136,9 @@ func Deployments(ctx context.Context, o DeploymentOptions) (*Document, error) {
 	var apiNotes []string
 	for _, w := range warnings {
 		if strings.Contains(w, ledger.NotesRef) {
-			notesSrc.Note, notesSrc.Warning = redactURLs(w), true
+			notesSrc.Note, notesSrc.Warning = redact.URLs(w), true
 		} else {
-			apiNotes = append(apiNotes, redactURLs(w))
+			apiNotes = append(apiNotes, redact.URLs(w))
 		}
 	}
 	apiSrc.Note, apiSrc.Warning = strings.Join(apiNotes, "; "), len(apiNotes) > 0

@@ -9,6 +9,7 @@ import (
 	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/internal/proc"
+	"github.com/guardcm/guard/internal/redact"
 )
 
 // fetchBranch updates <remote>/<branch> with the user's git, within
@@ -44,7 +45,7 @@ func remoteBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetc
 			if ctx.Err() != nil {
 				return "", src, ctx.Err()
 			}
-			src.Note, src.Warning = "not fetched, read as last fetched: "+redactURLs(err.Error()), true
+			src.Note, src.Warning = "not fetched, read as last fetched: "+redact.URLs(err.Error()), true
 		}
 	}
 	tip, ok, err := repo.RefHash(ctx, ref)

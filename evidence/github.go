@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/guardcm/guard/internal/redact"
 )
 
 // DefaultGitHubAPI is github.com's REST API; GITHUB_API_URL overrides it
@@ -43,7 +45,7 @@ func (r RemoteRepo) FullName() string { return r.Owner + "/" + r.Name }
 func ParseRemoteURL(raw string) (RemoteRepo, error) {
 	s := strings.TrimSpace(raw)
 	bad := func(why string) (RemoteRepo, error) {
-		return RemoteRepo{}, fmt.Errorf("remote URL %s: %s", redactURL(s), why)
+		return RemoteRepo{}, fmt.Errorf("remote URL %s: %s", redact.URLs(s), why)
 	}
 	if s == "" {
 		return RemoteRepo{}, errors.New("empty remote URL")
@@ -109,31 +111,6 @@ func ParseRepository(s string) (owner, name string, err error) {
 		return "", "", fmt.Errorf("GITHUB_REPOSITORY %q is not owner/repository", s)
 	}
 	return o, n, nil
-}
-
-var urlCredentials = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s'"]+@`) })
-
-// redactURLs drops the credentials of every URL in a message (git's
-// errors may quote a remote URL with a token in it).
-func redactURLs(s string) string {
-	return urlCredentials().ReplaceAllString(s, "${1}***@")
-}
-
-// redactURL drops credentials from a URL for messages.
-func redactURL(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		rest := s[i+3:]
-		end := strings.IndexAny(rest, "/?#")
-		if end < 0 {
-			end = len(rest)
-		}
-		if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
-			return s[:i+3] + "***@" + rest[at+1:]
-		}
-		return s
-	}
-	// scp-like user@host:path keeps its user (no secret in it).
-	return s
 }
 
 // GitHub is a minimal read-only GitHub REST client for branch protection.
@@ -228,7 +205,7 @@ func (g *GitHub) get(ctx context.Context, p string) (int, []byte, string, error)
 		base = DefaultGitHubAPI
 	}
 	u := base + p
-	shown := redactURL(u)
+	shown := redact.URLs(u)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return 0, nil, shown, fmt.Errorf("the GitHub API request %s failed: %w", shown, err)

@@ -162,6 +162,11 @@ func MergeActivity(ctx context.Context, o MergeOptions) (*Document, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A shallow clone whose history stops inside the period would give a
+	// shorter answer that looks complete.
+	if err := repo.RequireSince(ctx, cfg.RemoteBranchRef(), o.Period.From); err != nil {
+		return nil, err
+	}
 	doc.Sources = append(doc.Sources, branchSrc)
 	if tip == "" {
 		doc.Items = []Change{}

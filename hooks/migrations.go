@@ -217,7 +217,11 @@ func CheckMigrations(ctx context.Context, repo *gitx.Repo, cfg *config.Config, s
 				continue
 			}
 		}
-		fs, err := migrations.Check(ctx, in, opts)
+		fopts := opts
+		if fopts.Baseline, err = baselineFiles(ctx, repo, sc.Head, cfg.Migrations.BaselineOf(f.Dir)); err != nil {
+			return nil, nil, err
+		}
+		fs, err := migrations.Check(ctx, in, fopts)
 		if err != nil {
 			return nil, nil, fmt.Errorf("checking %s: %w", f.Dir, err)
 		}
@@ -227,6 +231,42 @@ func CheckMigrations(ctx context.Context, repo *gitx.Repo, cfg *config.Config, s
 	}
 	report.Sort(out)
 	return out, cov, nil
+}
+
+// baselineFiles reads the [migrations] baseline files at the head. A file
+// that is missing is a configuration error: without it the replay would
+// silently check against a schema production does not have.
+func baselineFiles(ctx context.Context, repo *gitx.Repo, rev string, paths []string) ([]migrations.File, error) {
+	var out []migrations.File
+	for _, p := range paths {
+		var data []byte
+		var err error
+		found := true
+		if rev == WorkTree {
+			data, err = os.ReadFile(filepath.Join(repo.Root, filepath.FromSlash(p)))
+			if errors.Is(err, os.ErrNotExist) {
+				found, err = false, nil
+			}
+		} else {
+			data, found, err = repo.Blob(ctx, rev, p)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			return nil, fail.Usage(fmt.Errorf("[migrations] baseline file %s does not exist at %s", p, revName(rev)),
+				"fix the path in guard.toml (relative to the repository root), or remove it from baseline")
+		}
+		out = append(out, migrations.File{Path: p, Content: data})
+	}
+	return out, nil
+}
+
+func revName(rev string) string {
+	if rev == WorkTree {
+		return "the working tree"
+	}
+	return rev
 }
 
 // movedFrom is the base folder of the databases that use f at the head,

@@ -84,12 +84,12 @@ func PrePush(ctx context.Context, repo *gitx.Repo, cfg *config.Config, o PrePush
 		}
 		res, err := CheckRange(ctx, repo, cfg, r)
 		if err != nil {
-			return classify(err)
+			return ClassifyError(err)
 		}
 		for _, extra := range o.Extra {
 			fs, err := extra(ctx, repo, cfg, r, res)
 			if err != nil {
-				return classify(err)
+				return ClassifyError(err)
 			}
 			findings = append(findings, fs...)
 		}
@@ -134,9 +134,9 @@ func countErrors(fs []report.Finding) int {
 	return n
 }
 
-// classify keeps a located configuration error (an unparsable wrangler
+// ClassifyError keeps a located configuration error (an unparsable wrangler
 // configuration in a commit) as a usage error and anything else external.
-func classify(err error) error {
+func ClassifyError(err error) error {
 	if fail.KindOf(err) != fail.KindExternal {
 		return err
 	}

@@ -53,7 +53,13 @@ const (
 )
 
 // CheckRange runs every commit-range rule over r.
+// A shallow clone whose history does not reach the range's base is a
+// usage error (exit 2, gitx.UnshallowHint): checking only the commits it
+// has would pass a range it never saw.
 func CheckRange(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r Range) (*Result, error) {
+	if err := repo.RequireRange(ctx, r.Head, r.Exclude...); err != nil {
+		return nil, err
+	}
 	revs := append([]string{r.Head}, notRevs(r.Exclude)...)
 	commits, err := repo.Log(ctx, revs...)
 	if err != nil {

@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -169,4 +170,74 @@ func BenchmarkCheck500OneNew(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// generateTables writes n tables, ten per migration, each referencing the
+// table before it: the shape of a large schema, for the linearity goal.
+func generateTables(n int) []File {
+	var files []File
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			fmt.Fprintf(&b, "CREATE TABLE t%05d (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '', prev_id INTEGER REFERENCES t%05d(id) ON DELETE CASCADE);\n", i, i-1)
+		} else {
+			fmt.Fprintf(&b, "CREATE TABLE t%05d (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '');\n", i)
+		}
+		fmt.Fprintf(&b, "CREATE INDEX t%05d_name ON t%05d(name);\n", i, i)
+		if i%10 == 9 || i == n-1 {
+			files = append(files, File{Path: fmt.Sprintf("%s/%04d_tables.sql", dir, len(files)+1), Content: []byte(b.String())})
+			b.Reset()
+		}
+	}
+	return files
+}
+
+// BenchmarkTables replays schemas of growing size, every migration new (the
+// worst case: each statement diffed, each table given synthetic rows), next
+// to SQLite alone running the same files (sqlite-only): SQLite itself reads
+// its whole schema table after every CREATE (OP_ParseSchema), so that part
+// grows with the square of the schema; what guard adds must grow linearly.
+func BenchmarkTables(b *testing.B) {
+	for _, n := range []int{2000, 10000} {
+		files := generateTables(n)
+		b.Run(fmt.Sprintf("%d/sqlite-only", n), func(b *testing.B) {
+			for b.Loop() {
+				if err := sqliteOnly(files); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		for _, mode := range []string{"schema-only", "rows"} {
+			b.Run(fmt.Sprintf("%d/%s", n, mode), func(b *testing.B) {
+				in := Input{Dir: dir, Head: files}
+				for b.Loop() {
+					fs, err := Check(context.Background(), in, Options{SchemaOnly: mode == "schema-only"})
+					if err != nil || len(fs) != 0 {
+						b.Fatalf("Check: %v, %d findings", err, len(fs))
+					}
+				}
+			})
+		}
+	}
+}
+
+// sqliteOnly applies the files the way wrangler does, one transaction per
+// file, on a fresh in-memory database with foreign keys on: the cost of
+// SQLite alone.
+func sqliteOnly(files []File) error {
+	db, err := sql.Open("sqlite", ":memory:")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec("PRAGMA foreign_keys = ON"); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if _, err := db.Exec("BEGIN;\n" + string(f.Content) + "\nCOMMIT;"); err != nil {
+			return fmt.Errorf("%s: %w", f.Path, err)
+		}
+	}
+	return nil
 }

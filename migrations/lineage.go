@@ -66,7 +66,7 @@ func (t *tracker) lin(k okey) *lineage {
 	if t.gone[k] {
 		return nil
 	}
-	o := t.start.objs[k]
+	o := t.start.get(k)
 	if o == nil {
 		return nil
 	}
@@ -156,12 +156,39 @@ func sortKeys(keys []okey) {
 // and moves the lineages accordingly. It returns the lineages the statement
 // created. Unchanged objects are shared between snapshots, so comparing
 // pointers finds the changed ones.
-func (t *tracker) apply(after *snapshot, line int) []*lineage {
+func (t *tracker) apply(after *snapshot, changed []okey, from *snapshot, line int) []*lineage {
 	before := t.prev
 	t.prev = after
+	if from != before {
+		// The loader's diff is against another snapshot: compare all.
+		seen := map[okey]bool{}
+		changed = nil
+		before.each(func(k okey, o *object) {
+			seen[k] = true
+			if after.get(k) != o {
+				changed = append(changed, k)
+			}
+		})
+		after.each(func(k okey, _ *object) {
+			if !seen[k] {
+				changed = append(changed, k)
+			}
+		})
+	}
 	var gone, appeared []okey
-	for k, b := range before.objs {
-		a := after.objs[k]
+	for _, k := range changed {
+		b, a := before.get(k), after.get(k)
+		if b == nil {
+			if a == nil {
+				continue
+			}
+			if userTable(a) {
+				appeared = append(appeared, k)
+			} else if a.typ != "table" {
+				t.track(k).created = line
+			}
+			continue
+		}
 		if !userTable(b) {
 			if a == nil && b.typ != "table" {
 				t.track(k).gone = line
@@ -187,16 +214,6 @@ func (t *tracker) apply(after *snapshot, line int) []*lineage {
 			t.diffColumns(l, b, a, line)
 		}
 	}
-	for k, a := range after.objs {
-		if before.objs[k] != nil {
-			continue
-		}
-		if userTable(a) {
-			appeared = append(appeared, k)
-		} else if a.typ != "table" {
-			t.track(k).created = line
-		}
-	}
 	sortKeys(gone)
 	sortKeys(appeared)
 	var created []*lineage
@@ -204,11 +221,11 @@ func (t *tracker) apply(after *snapshot, line int) []*lineage {
 	// the same columns is ALTER TABLE ... RENAME TO: no other SQLite
 	// statement can do that.
 	if len(gone) == 1 && len(appeared) == 1 && gone[0].schema == appeared[0].schema &&
-		sameStrings(colNames(before.objs[gone[0]]), colNames(after.objs[appeared[0]])) {
+		sameStrings(colNames(before.get(gone[0])), colNames(after.get(appeared[0]))) {
 		l := t.lin(gone[0])
 		t.leave(gone[0])
 		if l != nil {
-			l.name, l.renamed, l.touched = after.objs[appeared[0]].name, line, true
+			l.name, l.renamed, l.touched = after.get(appeared[0]).name, line, true
 			t.cur[appeared[0]] = l
 		}
 		return nil
@@ -220,7 +237,7 @@ func (t *tracker) apply(after *snapshot, line int) []*lineage {
 		t.leave(k)
 	}
 	for _, k := range appeared {
-		a := after.objs[k]
+		a := after.get(k)
 		l := &lineage{schema: a.schema, name: a.name, alive: true, created: line,
 			added: map[string]int{}, feeds: map[*lineage]bool{}}
 		t.cur[k] = l
@@ -233,7 +250,7 @@ func (t *tracker) apply(after *snapshot, line int) []*lineage {
 func (t *tracker) track(k okey) *objTrack {
 	ot := t.objs[k]
 	if ot == nil {
-		ot = &objTrack{start: t.start.objs[k]}
+		ot = &objTrack{start: t.start.get(k)}
 		t.objs[k] = ot
 	}
 	return ot
@@ -347,7 +364,7 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 	droppedTables := map[string]bool{} // lower origin names reported as drop-table
 	indexed := map[okey]bool{}         // tables that got an index in this file
 	for k, ot := range t.objs {
-		if o := end.objs[k]; ot.created > 0 && o != nil && o.typ == "index" {
+		if o := end.get(k); ot.created > 0 && o != nil && o.typ == "index" {
 			indexed[objKey(o.schema, "table", o.tbl)] = true
 		}
 	}
@@ -459,7 +476,7 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 		if o == nil || o.schema != "main" || internalName(o.name) || !o.sql.Valid {
 			continue
 		}
-		if _, still := end.objs[k]; still {
+		if end.get(k) != nil {
 			continue
 		}
 		switch o.typ {
@@ -534,9 +551,9 @@ func findCol(t *object, name string) (exact, fold *colInfo) {
 // referencedBy lists tables whose foreign keys name table.
 func referencedBy(s *snapshot, table string) []string {
 	var out []string
-	for _, o := range s.objs {
+	s.each(func(_ okey, o *object) {
 		if o.typ != "table" || o.table == nil || equalFoldASCII(o.name, table) {
-			continue
+			return
 		}
 		for _, r := range o.table.refs {
 			if equalFoldASCII(r, table) {
@@ -544,7 +561,7 @@ func referencedBy(s *snapshot, table string) []string {
 				break
 			}
 		}
-	}
+	})
 	sort.Strings(out)
 	return out
 }

@@ -434,6 +434,7 @@ func (r *replayer) run(ctx, fctx context.Context, st Statement) (*failure, error
 		// SQLite rolled back the whole transaction (out of memory, disk
 		// full, interrupt): the file's earlier statements are gone too.
 		f.txLost, r.inTx = true, false
+		r.ld.invalidate()
 	} else if rerr := r.execInternal(ctx, "RELEASE guard_stmt"); rerr != nil {
 		return nil, fmt.Errorf("replay: %w", rerr)
 	}
@@ -458,6 +459,7 @@ func (r *replayer) afterExec(ctx context.Context) (bool, error) {
 	r.version = ver
 	if changed {
 		r.stale = true
+		r.ld.note(r.rec)
 	}
 	return changed, nil
 }
@@ -557,6 +559,7 @@ func (r *replayer) lostFile(res *fileResult) bool {
 func (r *replayer) commit(ctx context.Context, res *fileResult, fw *fileWatch) error {
 	if !r.inTx {
 		r.stale = true
+		r.ld.invalidate()
 		return nil
 	}
 	for attempt := 0; ; attempt++ {
@@ -570,6 +573,7 @@ func (r *replayer) commit(ctx context.Context, res *fileResult, fw *fileWatch) e
 				return fmt.Errorf("replay: commit: %v; roll back: %w", err, rerr)
 			}
 			r.inTx, r.stale = false, true
+			r.ld.invalidate()
 			res.failures = append(res.failures, &failure{msg: "the file cannot be committed: " + sqliteMessage(err), rule: RuleApplyFailed, txLost: true,
 				fix: "make the file apply as one transaction"})
 			return nil
@@ -587,6 +591,7 @@ func (r *replayer) commit(ctx context.Context, res *fileResult, fw *fileWatch) e
 				return fmt.Errorf("replay: roll back: %w", err)
 			}
 			r.inTx, r.stale = false, true
+			r.ld.invalidate()
 			return nil
 		}
 		if err := r.removeViolations(ctx, viol); err != nil {
@@ -650,7 +655,7 @@ func (r *replayer) replayDetailed(ctx, fctx context.Context, st Statement, tr *t
 		if err != nil {
 			return nil, err
 		}
-		created = tr.apply(after, st.Line)
+		created = tr.apply(after, r.ld.changed, r.ld.from, st.Line)
 	}
 	tr.flow(readers, writers, created)
 	return nil, fw.after(ctx, r, st, pre, deleted, changed)

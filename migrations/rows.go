@@ -40,12 +40,15 @@ func (r *replayer) seed(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Only tables that appeared since the last seeding are new to it.
 	var todo []*object
-	for _, o := range s.objs {
-		if seedable(o) && !r.rows.seeded[lowerASCII(o.name)] {
+	for _, k := range r.ld.fresh {
+		if o := s.get(k); o != nil && seedable(o) && !r.rows.seeded[lowerASCII(o.name)] {
 			todo = append(todo, o)
+			r.rows.seeded[lowerASCII(o.name)] = true
 		}
 	}
+	r.ld.fresh = r.ld.fresh[:0]
 	if len(todo) == 0 {
 		return nil
 	}
@@ -60,13 +63,12 @@ func (r *replayer) seed(ctx context.Context) error {
 		return fmt.Errorf("seed: %w", err)
 	}
 	for _, o := range order {
-		r.rows.seeded[lowerASCII(o.name)] = true
 		if why := r.seedTable(ctx, o, s); why != "" {
 			r.rows.skipped[lowerASCII(o.name)] = why
 		}
 	}
 	for attempt := 0; attempt < 3; attempt++ {
-		viol, err := r.fkViolations(ctx)
+		viol, err := r.fkViolations(ctx, order...)
 		if err != nil {
 			return err
 		}
@@ -291,21 +293,37 @@ type fkViolation struct {
 	parent string
 }
 
-func (r *replayer) fkViolations(ctx context.Context) ([]fkViolation, error) {
-	rows, err := r.conn.QueryContext(ctx, `SELECT "table", rowid, parent FROM pragma_foreign_key_check`)
-	if err != nil {
-		return nil, fmt.Errorf("foreign_key_check: %w", err)
-	}
-	defer rows.Close()
+// fkViolations runs PRAGMA foreign_key_check on the given tables (only
+// they can hold violating rows), or on the whole database.
+func (r *replayer) fkViolations(ctx context.Context, tables ...*object) ([]fkViolation, error) {
 	var out []fkViolation
-	for rows.Next() {
-		var v fkViolation
-		if err := rows.Scan(&v.table, &v.rowid, &v.parent); err != nil {
-			return nil, fmt.Errorf("foreign_key_check: %w", err)
+	check := func(q string, args ...any) error {
+		rows, err := r.conn.QueryContext(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("foreign_key_check: %w", err)
 		}
-		out = append(out, v)
+		defer rows.Close()
+		for rows.Next() {
+			var v fkViolation
+			if err := rows.Scan(&v.table, &v.rowid, &v.parent); err != nil {
+				return fmt.Errorf("foreign_key_check: %w", err)
+			}
+			out = append(out, v)
+		}
+		return rows.Err()
 	}
-	return out, rows.Err()
+	if len(tables) == 0 {
+		return out, check(`SELECT "table", rowid, parent FROM pragma_foreign_key_check`)
+	}
+	for _, t := range tables {
+		if len(t.table.fks) == 0 {
+			continue
+		}
+		if err := check(`SELECT "table", rowid, parent FROM pragma_foreign_key_check(?1, 'main')`, t.name); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // removeViolations deletes the child rows that violate their foreign keys,
@@ -563,15 +581,15 @@ func (s *snapshot) childrenOf() map[string][]*object {
 		return s.children
 	}
 	s.children = map[string][]*object{}
-	for _, o := range s.objs {
+	s.each(func(_ okey, o *object) {
 		if o.schema != "main" || o.typ != "table" || o.table == nil {
-			continue
+			return
 		}
 		for _, ref := range o.table.refs {
 			k := lowerASCII(ref)
 			s.children[k] = append(s.children[k], o)
 		}
-	}
+	})
 	return s.children
 }
 
@@ -720,9 +738,37 @@ func (fw *fileWatch) findings(ctx context.Context, r *replayer, tr *tracker, end
 			out = append(out, n)
 		}
 	}
+	// A reference can only start dangling in this file if the child was
+	// created or changed here, or if the table it references went away
+	// here: only those tables are looked at (the replay stays linear).
+	cands := map[string]*object{}
+	var vanished bool
+	for _, l := range tr.all {
+		if l.schema != "main" {
+			continue
+		}
+		if o := end.table("main", l.name); l.alive && o != nil {
+			cands[lowerASCII(o.name)] = o
+		}
+		if l.origin != nil && (!l.alive || !equalFoldASCII(l.name, l.origin.name)) {
+			vanished = true
+		}
+	}
+	if vanished {
+		for _, l := range tr.all {
+			if l.origin == nil || (l.alive && equalFoldASCII(l.name, l.origin.name)) {
+				continue
+			}
+			for _, c := range fw.start.childrenOf()[lowerASCII(l.origin.name)] {
+				if o := end.table("main", c.name); o != nil {
+					cands[lowerASCII(o.name)] = o
+				}
+			}
+		}
+	}
 	var dangling []report.Finding
-	for _, o := range end.objs {
-		if o.schema != "main" || o.typ != "table" || o.table == nil || internalName(o.name) {
+	for _, o := range cands {
+		if o.typ != "table" || o.table == nil || internalName(o.name) {
 			continue
 		}
 		for _, ref := range o.table.refs {

@@ -55,13 +55,70 @@ type object struct {
 	index  *indexInfo
 }
 
-// snapshot is the whole schema at one moment, keyed by objKey.
+// snapshot is the whole schema at one moment, keyed by objKey. It is an
+// overlay: a shared base map that is never written once built, plus the
+// entries that changed since (a nil entry removes the key). A statement
+// that creates one table makes a snapshot in time proportional to what it
+// changed, not to the schema's size, so the replay stays linear; the
+// overlay is folded into a new base once it grows.
 type snapshot struct {
-	objs    map[okey]*object
+	base    map[okey]*object
+	delta   map[okey]*object
 	byTable map[okey][]*object // table key -> its indexes, built on first use
 	// children maps a lower table name to the tables referencing it, built
 	// on first use.
 	children map[string][]*object
+}
+
+func newSnapshot(objs map[okey]*object) *snapshot { return &snapshot{base: objs} }
+
+func (s *snapshot) get(k okey) *object {
+	if o, ok := s.delta[k]; ok {
+		return o
+	}
+	return s.base[k]
+}
+
+// each calls fn for every object, in no particular order.
+func (s *snapshot) each(fn func(okey, *object)) {
+	for k, o := range s.delta {
+		if o != nil {
+			fn(k, o)
+		}
+	}
+	for k, o := range s.base {
+		if _, over := s.delta[k]; !over {
+			fn(k, o)
+		}
+	}
+}
+
+// derive is the snapshot after changes (nil removes a key).
+func (s *snapshot) derive(changes map[okey]*object) *snapshot {
+	if len(s.delta)+len(changes) > 64+len(s.base)/8 {
+		objs := make(map[okey]*object, len(s.base)+len(changes))
+		s.each(func(k okey, o *object) { objs[k] = o })
+		for k, o := range changes {
+			if o == nil {
+				delete(objs, k)
+			} else {
+				objs[k] = o
+			}
+		}
+		return newSnapshot(objs)
+	}
+	delta := make(map[okey]*object, len(s.delta)+len(changes))
+	for k, o := range s.delta {
+		delta[k] = o
+	}
+	for k, o := range changes {
+		if _, inBase := s.base[k]; o == nil && !inBase {
+			delete(delta, k)
+			continue
+		}
+		delta[k] = o
+	}
+	return &snapshot{base: s.base, delta: delta}
 }
 
 // lowerASCII folds like SQLite does for identifiers: ASCII only.
@@ -92,7 +149,7 @@ func objKey(schema, typ, name string) okey {
 }
 
 func (s *snapshot) table(schema, name string) *object {
-	return s.objs[objKey(schema, "table", name)]
+	return s.get(objKey(schema, "table", name))
 }
 
 // internalName reports names SQLite and D1 own: sqlite_sequence,
@@ -103,9 +160,9 @@ func internalName(name string) bool {
 }
 
 // loader reads snapshots from the replay connection. Pragma results are
-// cached by the SQL text they derive from, so a snapshot after one DDL
-// statement costs one scan of sqlite_schema plus the pragmas of the objects
-// that statement changed.
+// cached by the SQL text they derive from. After a statement that only
+// created objects in main, only the rows of sqlite_schema for those tables
+// are read (targeted); after anything else, all of it (full).
 type loader struct {
 	conn   *sql.Conn
 	prev   *snapshot             // the last snapshot read: unchanged objects are reused
@@ -115,55 +172,113 @@ type loader struct {
 	// seen holds the lower name of every table a snapshot ever showed, so
 	// that DROP TABLE IF EXISTS of a name the replay never had is told apart.
 	seen map[string]bool
+	// fresh lists tables that appeared since the rows were last seeded.
+	fresh []okey
+	// changed lists the keys the last snapshot changed against from, the
+	// snapshot before it (the tracker's diff).
+	changed []okey
+	from    *snapshot
+	// hint says what changed since the last snapshot: only creations in
+	// main of objects on these tables, unless full is set.
+	hint struct {
+		full   bool
+		tables []string
+	}
+	// virtual is set once the schema had a virtual table.
+	virtual bool
+	// maxRowid is the largest rowid of main.sqlite_schema at the last
+	// read. SQLite gives a new schema row the largest rowid plus one, so
+	// after statements that only created objects, the rows above it are
+	// exactly the new ones: reading them costs a b-tree seek, not a scan.
+	maxRowid int64
 }
 
 func newLoader(conn *sql.Conn) *loader {
-	return &loader{conn: conn, tables: map[string]*tableInfo{}, index: map[string]*indexInfo{}, kinds: map[string]string{}, seen: map[string]bool{}}
+	l := &loader{conn: conn, tables: map[string]*tableInfo{}, index: map[string]*indexInfo{}, kinds: map[string]string{}, seen: map[string]bool{}}
+	l.hint.full = true
+	return l
 }
 
-const schemaQuery = `SELECT 'main', type, name, tbl_name, sql FROM main.sqlite_schema
-UNION ALL SELECT 'temp', type, name, tbl_name, sql FROM temp.sqlite_schema`
+// note records what one statement changed, for the next snapshot.
+func (l *loader) note(rec *recorder) {
+	if rec.other || len(rec.created) == 0 {
+		l.hint.full = true
+		return
+	}
+	l.hint.tables = append(l.hint.tables, rec.created...)
+}
+
+// invalidate makes the next snapshot a full read (a rollback, anything
+// the recorder did not see).
+func (l *loader) invalidate() { l.hint.full = true }
+
+const schemaQuery = `SELECT 'main', type, name, tbl_name, sql, rowid FROM main.sqlite_schema
+UNION ALL SELECT 'temp', type, name, tbl_name, sql, 0 FROM temp.sqlite_schema`
 
 func (l *loader) snapshot(ctx context.Context) (*snapshot, error) {
-	rows, err := l.conn.QueryContext(ctx, schemaQuery)
+	// SQLite allows 32766 host parameters; a long list is a full read.
+	full := l.hint.full || l.prev == nil || len(l.hint.tables) > 1000
+	tables := l.hint.tables
+	l.hint.full, l.hint.tables = false, nil
+	var rows *sql.Rows
+	var err error
+	if full {
+		rows, err = l.conn.QueryContext(ctx, schemaQuery)
+	} else {
+		if len(tables) == 0 {
+			l.changed, l.from = l.changed[:0], l.prev
+			return l.prev, nil
+		}
+		rows, err = l.conn.QueryContext(ctx, `SELECT 'main', type, name, tbl_name, sql, rowid FROM main.sqlite_schema WHERE rowid > ?1`, l.maxRowid)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read sqlite_schema: %w", err)
 	}
-	s := &snapshot{objs: map[okey]*object{}}
-	if l.prev != nil {
-		s.objs = make(map[okey]*object, len(l.prev.objs)+8)
-	}
+	read := map[okey]*object{}
 	var list []*object
+	if full {
+		l.maxRowid = 0
+	}
 	for rows.Next() {
 		o := &object{}
-		if err := rows.Scan(&o.schema, &o.typ, &o.name, &o.tbl, &o.sql); err != nil {
+		var rowid int64
+		if err := rows.Scan(&o.schema, &o.typ, &o.name, &o.tbl, &o.sql, &rowid); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read sqlite_schema: %w", err)
 		}
-		s.objs[objKey(o.schema, o.typ, o.name)] = o
+		l.maxRowid = max(l.maxRowid, rowid)
+		read[objKey(o.schema, o.typ, o.name)] = o
 		list = append(list, o)
-		if o.typ == "table" {
-			l.seen[lowerASCII(o.name)] = true
-		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read sqlite_schema: %w", err)
 	}
+	// prev returns the previous snapshot's object when o is unchanged.
 	prev := func(o *object) *object {
 		if l.prev == nil {
 			return nil
 		}
-		p := l.prev.objs[objKey(o.schema, o.typ, o.name)]
+		p := l.prev.get(objKey(o.schema, o.typ, o.name))
 		if p == nil || p.sql != o.sql || p.tbl != o.tbl || p.name != o.name {
 			return nil
 		}
 		return p
 	}
+	lookupTable := func(schema, name string) *object {
+		if o := read[objKey(schema, "table", name)]; o != nil {
+			return o
+		}
+		if full || l.prev == nil {
+			return nil
+		}
+		return l.prev.table(schema, name)
+	}
 	for _, o := range list {
+		k := objKey(o.schema, o.typ, o.name)
 		if o.typ == "view" || o.typ == "trigger" {
 			if p := prev(o); p != nil {
-				s.objs[objKey(o.schema, o.typ, o.name)] = p
+				read[k] = p
 			}
 			continue
 		}
@@ -171,45 +286,27 @@ func (l *loader) snapshot(ctx context.Context) (*snapshot, error) {
 			continue
 		}
 		if p := prev(o); p != nil {
-			o.kind, o.table = p.kind, p.table
-			s.objs[objKey(o.schema, o.typ, o.name)] = p
+			read[k] = p
 			continue
 		}
-		kk := o.schema + "\x00" + o.name + "\x00" + o.sql.String
-		kind, ok := l.kinds[kk]
-		if !ok {
-			var err error
-			if kind, err = l.kind(ctx, o); err != nil {
-				return nil, err
-			}
-			l.kinds[kk] = kind
-		}
-		o.kind = kind
-		tk := o.schema + "\x00" + o.sql.String
-		if ti, ok := l.tables[tk]; ok {
-			o.table = ti
-			continue
-		}
-		ti, err := l.tableInfo(ctx, o)
-		if err != nil {
+		if err := l.describeTable(ctx, o); err != nil {
 			return nil, err
 		}
-		l.tables[tk] = ti
-		o.table = ti
 	}
 	for _, o := range list {
 		if o.typ != "index" {
 			continue
 		}
+		k := objKey(o.schema, o.typ, o.name)
 		var tsql string
-		t := s.table(o.schema, o.tbl)
+		t := lookupTable(o.schema, o.tbl)
 		if t != nil {
 			tsql = t.sql.String
 		}
 		if p := prev(o); p != nil {
 			// An autoindex is described by its table's definition.
 			if pt := l.prev.table(o.schema, o.tbl); o.sql.Valid || (pt != nil && t != nil && pt.sql == t.sql) {
-				s.objs[objKey(o.schema, o.typ, o.name)] = p
+				read[k] = p
 				continue
 			}
 		}
@@ -225,14 +322,81 @@ func (l *loader) snapshot(ctx context.Context) (*snapshot, error) {
 		l.index[ik] = ii
 		o.index = ii
 	}
-	l.prev = s
+	// The changes against the previous snapshot.
+	changes := map[okey]*object{}
+	for k, o := range read {
+		if l.prev == nil || l.prev.get(k) != o {
+			changes[k] = o
+		}
+	}
+	var s *snapshot
+	if full {
+		if l.prev != nil {
+			l.prev.each(func(k okey, _ *object) {
+				if read[k] == nil {
+					changes[k] = nil
+				}
+			})
+		}
+		s = newSnapshot(read)
+	} else {
+		s = l.prev.derive(changes)
+	}
+	l.changed = l.changed[:0]
+	for k, o := range changes {
+		l.changed = append(l.changed, k)
+		if o != nil && o.typ == "table" {
+			l.seen[lowerASCII(o.name)] = true
+			if l.prev == nil || l.prev.get(k) == nil {
+				l.fresh = append(l.fresh, k)
+			}
+		}
+	}
+	l.from, l.prev = l.prev, s
 	return s, nil
+}
+
+// describeTable fills a table's kind and pragma details, from the caches
+// when its SQL was seen before.
+func (l *loader) describeTable(ctx context.Context, o *object) error {
+	kk := o.schema + "\x00" + o.name + "\x00" + o.sql.String
+	kind, ok := l.kinds[kk]
+	if !ok {
+		var err error
+		if kind, err = l.kind(ctx, o); err != nil {
+			return err
+		}
+		l.kinds[kk] = kind
+	}
+	o.kind = kind
+	tk := o.schema + "\x00" + o.sql.String
+	if ti, ok := l.tables[tk]; ok {
+		o.table = ti
+		return nil
+	}
+	ti, err := l.tableInfo(ctx, o)
+	if err != nil {
+		return err
+	}
+	l.tables[tk] = ti
+	o.table = ti
+	return nil
 }
 
 // kind asks pragma table_list whether a table is an ordinary, virtual or
 // shadow table (the storage of a virtual table such as FTS5, which SQLite
 // creates and drops together with it).
 func (l *loader) kind(ctx context.Context, o *object) (string, error) {
+	// pragma table_list walks every table; only a schema that has virtual
+	// tables can have shadow tables, so an ordinary schema never asks it
+	// (the replay stays linear in the schema's size).
+	if w := leadingWords(o.sql.String, 2); len(w) == 2 && w[0] == "CREATE" && w[1] == "VIRTUAL" {
+		l.virtual = true
+		return "virtual", nil
+	}
+	if !l.virtual {
+		return "table", nil
+	}
 	rows, err := l.conn.QueryContext(ctx, `SELECT schema, type FROM pragma_table_list(?1)`, o.name)
 	if err != nil {
 		return "", fmt.Errorf("read pragma table_list(%s): %w", o.name, err)
@@ -352,12 +516,12 @@ func (s *snapshot) uniqueSets(t *object) [][]string {
 func (s *snapshot) indexesOf(t *object) []*object {
 	if s.byTable == nil {
 		s.byTable = map[okey][]*object{}
-		for _, o := range s.objs {
+		s.each(func(_ okey, o *object) {
 			if o.typ == "index" && o.index != nil {
 				k := objKey(o.schema, "table", o.tbl)
 				s.byTable[k] = append(s.byTable[k], o)
 			}
-		}
+		})
 	}
 	return s.byTable[objKey(t.schema, "table", t.name)]
 }

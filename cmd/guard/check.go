@@ -19,9 +19,12 @@ type CheckCmd struct {
 	PR     bool   `name:"pr" help:"Also check the pull request (description, checklist, declared category) from $GITHUB_EVENT_PATH; automatic when GITHUB_EVENT_NAME is pull_request."`
 }
 
-// Run checks the range and prints the findings.
+// Run checks the range and prints the findings. The rules — guard.toml,
+// the category rules, the headings and the checklist — are the base's: a
+// change cannot set the rules it is judged by (policy-change findings name
+// what it changes for after it merges).
 func (c *CheckCmd) Run(env *Env) error {
-	repo, cfg, err := env.Workspace()
+	repo, err := env.Repo()
 	if err != nil {
 		return err
 	}
@@ -40,7 +43,12 @@ func (c *CheckCmd) Run(env *Env) error {
 		}
 	}
 	if base == "" {
-		base = cfg.RemoteBranchRef()
+		// Only where the base is found comes from the work tree.
+		wcfg, err := env.Config()
+		if err != nil {
+			return err
+		}
+		base = wcfg.RemoteBranchRef()
 	}
 	baseHash, err := resolveFlag(env, repo, "base", base)
 	if err != nil {
@@ -50,22 +58,26 @@ func (c *CheckCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
+	cfg, err := hooks.ConfigAt(env.Ctx, repo, baseHash)
+	if err != nil {
+		return err
+	}
 	r := hooks.Range{Head: headHash, Exclude: []string{baseHash}, Base: baseHash}
 	res, err := hooks.CheckRange(env.Ctx, repo, cfg, r)
 	if err != nil {
-		return fail.External(err)
+		return hooks.ClassifyError(err)
 	}
 	findings := res.Findings
-	for _, extra := range rangeExtras(env) {
+	for _, extra := range append(rangeExtras(env), hooks.PolicyChangeCheck) {
 		fs, err := extra(env.Ctx, repo, cfg, r, res)
 		if err != nil {
-			return err
+			return hooks.ClassifyError(err)
 		}
 		findings = append(findings, fs...)
 	}
 	var prIn prgate.Input
 	if pr != nil {
-		fs, in, err := prFindings(env, repo, pr, r, res)
+		fs, in, err := prFindings(env, repo, cfg, pr, r, res)
 		if err != nil {
 			return err
 		}
@@ -97,7 +109,11 @@ func resolveFlag(env *Env, repo *gitx.Repo, what, ref string) (string, error) {
 		return "", fail.External(err)
 	}
 	if !ok {
-		return "", fail.Usagef("%s %q does not name a commit", what, ref)
+		err := fmt.Errorf("%s %q does not name a commit in this clone", what, ref)
+		if edges, serr := repo.ShallowCommits(); serr == nil && len(edges) > 0 {
+			return "", fail.Usage(fmt.Errorf("%w: the clone is shallow", err), gitx.UnshallowHint)
+		}
+		return "", fail.Usage(err)
 	}
 	return hash, nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/hooks"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/gitx"
@@ -36,14 +37,10 @@ func loadPR(force bool) (*prgate.Event, error) {
 	return ev, nil
 }
 
-// prFindings runs the pull-request rules on top of the range result. The
-// checklist is read at the base commit, so a pull request cannot weaken the
-// checklist it is judged by.
-func prFindings(env *Env, repo *gitx.Repo, pr *prgate.Event, r hooks.Range, res *hooks.Result) ([]report.Finding, prgate.Input, error) {
-	cfg, err := env.Config()
-	if err != nil {
-		return nil, prgate.Input{}, err
-	}
+// prFindings runs the pull-request rules on top of the range result. cfg is
+// the base's configuration and the checklist is read at the base commit, so
+// a pull request cannot weaken the rules or the checklist it is judged by.
+func prFindings(env *Env, repo *gitx.Repo, cfg *config.Config, pr *prgate.Event, r hooks.Range, res *hooks.Result) ([]report.Finding, prgate.Input, error) {
 	pcfg := prgate.Config{
 		MotivationHeadings: cfg.PR.MotivationHeadings,
 		ChecklistFiles:     cfg.PR.ChecklistFiles,

@@ -171,7 +171,7 @@ func (c *EvidenceMergeActivityCmd) Run(env *Env) error {
 		Fetch: !c.NoFetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
 	})
 	if err != nil {
-		return fail.External(err)
+		return fail.OrExternal(err)
 	}
 	warnSources(env, doc)
 	return emitEvidence(env, doc, "", c.Out)
@@ -200,7 +200,7 @@ func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
 		Fetch:  !c.NoFetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
 	})
 	if err != nil {
-		return fail.External(err, "check CLOUDFLARE_API_TOKEN and the network: the deployments evidence needs the Cloudflare API")
+		return fail.OrExternal(err, "check CLOUDFLARE_API_TOKEN and the network: the deployments evidence needs the Cloudflare API")
 	}
 	warnSources(env, doc)
 	return emitEvidence(env, doc, t.Worker, c.Out)

@@ -95,3 +95,14 @@ func HintsOf(err error) []string {
 	}
 	return out
 }
+
+// OrExternal is External for an unclassified err and err itself when the
+// code that failed already classified it (a usage error found deep down
+// keeps its exit code 2 and its hints).
+func OrExternal(err error, hints ...string) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return External(err, hints...)
+}

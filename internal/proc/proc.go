@@ -18,6 +18,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/guardcm/guard/internal/redact"
 )
 
 // Env returns the current environment plus GUARD=1 and extra ("K=V").
@@ -59,7 +61,8 @@ func (e *ExitError) Error() string {
 		msg = fmt.Sprintf("%s: %v", e.Command, e.Err)
 	}
 	if e.Stderr != "" {
-		msg += ": " + e.Stderr
+		// git quotes remote URLs in its errors, credentials included.
+		msg += ": " + redact.URLs(e.Stderr)
 	}
 	return msg
 }

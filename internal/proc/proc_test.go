@@ -289,3 +289,16 @@ func TestTailWriter(t *testing.T) {
 		t.Fatalf("short tail = %q", small.String())
 	}
 }
+
+// A child's stderr quoting a remote URL never carries its credentials into
+// guard's errors.
+func TestExitErrorRedactsURLCredentials(t *testing.T) {
+	_, err := Run(context.Background(), Cmd{Name: "/bin/sh", Args: []string{"-c",
+		`echo "fatal: unable to access 'https://x:tok_SECRET@example.com/a/b.git/'; also user:tok_SECRET@example.com:a/b.git" >&2; exit 128`}})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	if msg := err.Error(); strings.Contains(msg, "tok_SECRET") || !strings.Contains(msg, "https://***@example.com/a/b.git/") || !strings.Contains(msg, "***@example.com:a/b.git") {
+		t.Errorf("error %q", msg)
+	}
+}
