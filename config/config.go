@@ -25,6 +25,7 @@ import (
 
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/internal/wrangler"
+	"github.com/guardcm/guard/rollout"
 )
 
 // FileName is the configuration file guard reads at the repository root.
@@ -136,6 +137,8 @@ type Deploy struct {
 	// TeamLockTTL is how long a lease holds before another clone may
 	// break it (guard deploy --break-lock).
 	TeamLockTTL Duration `toml:"team_lock_ttl" json:"team_lock_ttl"`
+	// Rollout, when the table is present, makes every deploy gradual.
+	Rollout *Rollout `toml:"rollout" json:"rollout,omitempty"`
 	// Evidence, when set ("r2://BUCKET/PREFIX" or a folder), is where each
 	// deploy publishes the deployments document of its day after
 	// verification (the policy's post-deploy evidence check).
@@ -169,6 +172,18 @@ func (d *Days) UnmarshalText(b []byte) error {
 // MarshalText implements encoding.TextMarshaler.
 func (d Days) MarshalText() ([]byte, error) {
 	return []byte(strconv.Itoa(int(d.Duration/(24*time.Hour))) + "d"), nil
+}
+
+// Rollout configures gradual deploys (guard deploy --gradual, or every
+// deploy when [deploy.rollout] is present).
+type Rollout struct {
+	// Steps are the new version's percentages; default rollout.DefaultSteps.
+	Steps []float64 `toml:"steps" json:"steps"`
+	// Hold is one duration string for every step below 100 %, or a list of
+	// one per step.
+	Hold any `toml:"hold" json:"hold,omitempty"`
+	// Plan is Steps and Hold validated.
+	Plan *rollout.Plan `toml:"-" json:"-"`
 }
 
 // Isolation modes and team-lock modes of [deploy].
@@ -471,6 +486,7 @@ func merge(c, f *Config, raw map[string]any) {
 		c.Deploy.TeamLockTTL = f.Deploy.TeamLockTTL
 	}
 	c.Deploy.Health = f.Deploy.Health
+	c.Deploy.Rollout = f.Deploy.Rollout
 	c.Deploy.D1 = f.Deploy.D1
 	set(&c.Rollback.RecordsDir, f.Rollback.RecordsDir, "rollback", "records_dir")
 	set(&c.Deploy.Evidence, f.Deploy.Evidence, "deploy", "evidence")
@@ -560,6 +576,19 @@ func (c *Config) validate(name string, data []byte) error {
 			c.Deploy.Health[i].Interval = Duration{time.Second}
 		}
 	}
+	if r := c.Deploy.Rollout; r != nil {
+		if err := r.validate(); err != nil {
+			key := "deploy.rollout.steps"
+			var he *holdError
+			if errors.As(err, &he) {
+				key = "deploy.rollout.hold"
+			}
+			if line, _ := findKey(data, key); line == 0 {
+				key = "deploy.rollout"
+			}
+			return bad(key, err.Error())
+		}
+	}
 	for i, w := range c.Workers {
 		p := filepath.ToSlash(strings.TrimSpace(w.Config))
 		if p == "" || !filepath.IsLocal(filepath.FromSlash(p)) {
@@ -610,6 +639,52 @@ func (c *Config) validate(name string, data []byte) error {
 			return bad("deploy.wrangler", err.Error())
 		}
 	}
+	return nil
+}
+
+type holdError struct{ msg string }
+
+func (e *holdError) Error() string { return e.msg }
+
+// validate turns Steps and Hold into Plan.
+func (r *Rollout) validate() error {
+	if len(r.Steps) == 0 {
+		r.Steps = append([]float64(nil), rollout.DefaultSteps...)
+	}
+	var holds []time.Duration
+	parse := func(v any) error {
+		s, ok := v.(string)
+		if !ok {
+			return &holdError{fmt.Sprintf("must be a duration string like \"5m\" or a list of them, not %v", v)}
+		}
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return &holdError{fmt.Sprintf("invalid duration %q (write it like \"30s\" or \"5m\")", s)}
+		}
+		holds = append(holds, d)
+		return nil
+	}
+	switch h := r.Hold.(type) {
+	case nil:
+	case []any:
+		for _, v := range h {
+			if err := parse(v); err != nil {
+				return err
+			}
+		}
+		if len(holds) != len(r.Steps) {
+			return &holdError{fmt.Sprintf("lists %d durations for %d steps (give one for every step, or a single duration for all)", len(holds), len(r.Steps))}
+		}
+	default:
+		if err := parse(h); err != nil {
+			return err
+		}
+	}
+	p, err := rollout.NewPlan(r.Steps, holds, FileName+" [deploy.rollout]")
+	if err != nil {
+		return err
+	}
+	r.Plan = p
 	return nil
 }
 

@@ -345,5 +345,82 @@ func steps() []step {
 				return nil
 			},
 		},
+		{
+			title: "A gradual deploy catches a bad version at 0 %: no user request reaches it",
+			say: "The team turns on gradual deploys ([deploy.rollout]) with a health check through the\nworker's edge. The next version is uploaded without traffic and smoke-tested at 0 % with\nthe check pinned to it (Cloudflare-Workers-Version-Overrides); it fails, so guard goes\nback to the previous version at once: no emergency, nobody was served by it.",
+			run: func(s *sandbox) error { return s.gradualCatchesBadVersion() },
+		},
 	}
+}
+
+// gradualCatchesBadVersion is the gradual-deploy step: [deploy.rollout]
+// and an edge health check land through a pull request, then a version
+// whose /health fails is caught at 0 %.
+func (s *sandbox) gradualCatchesBadVersion() error {
+	serving, err := s.serving()
+	if err != nil {
+		return err
+	}
+	edge := strings.TrimSuffix(s.baseURL, cfemu.APIPrefix) + strings.TrimSuffix(cfemu.EdgePrefix, "/") + "/" + workerName + "/health"
+	if err := s.git(s.work, "switch", "-q", "-c", "gradual"); err != nil {
+		return err
+	}
+	toml := workerFiles["guard.toml"] + "\n[[deploy.health]]\nurl = \"" + edge + "\"\nretries = 0\n\n[deploy.rollout]\nsteps = [0, 10, 50, 100]\n"
+	if err := s.write("guard.toml", toml); err != nil {
+		return err
+	}
+	if err := s.git(s.work, "commit", "-q", "-am", "ci: gradual deploys with an edge health check"); err != nil {
+		return err
+	}
+	// main still carries the refactor rolled back above; its follow-up
+	// is no better.
+	if err := s.replaceIn("src/index.js", `{ status: 500 }`, `{ status: 503 }`); err != nil {
+		return err
+	}
+	if err := s.git(s.work, "commit", "-q", "-am", "fix: /health reports the queue draining"); err != nil {
+		return err
+	}
+	if err := s.git(s.work, "push", "-q", "origin", "gradual"); err != nil {
+		return err
+	}
+	if err := s.merge("gradual", 4); err != nil {
+		return err
+	}
+	if err := s.git(s.work, "rev-parse", "HEAD"); err != nil {
+		return err
+	}
+	head := strings.TrimSpace(s.lastOut)
+	// The emulator runs no code: it answers for the version what its
+	// /health would.
+	if err := s.emu.SetVersionHealth(cfemu.HealthRule{Worker: workerName, Tag: head, Status: 503}); err != nil {
+		return err
+	}
+	fmt.Fprintf(s.o.Out, "   (the emulator's edge answers /health with 503 for the version built from %.12s, as its code does)\n", head)
+	if err := s.step(s.work, "guard deploy", 1, "guard", []string{"deploy"},
+		`step 1 of 4: version \S+ at 0%`, `health: GET \S+/health: status 503`,
+		`stopped before any user request reached it`, `failed its checks at step 1 of 4 \(0%\)`); err != nil {
+		return err
+	}
+	now, err := s.serving()
+	if err != nil {
+		return err
+	}
+	if now != serving {
+		return fmt.Errorf("serving %s after the failed rollout, want %s", now, serving)
+	}
+	st := s.emu.Snapshot().Accounts[cfemu.DefaultAccountID].Scripts[workerName]
+	bad := st.Versions[len(st.Versions)-1].ID
+	for _, d := range st.Deployments {
+		for _, v := range d.Versions {
+			if v.VersionID == bad && v.Percentage > 0 {
+				return fmt.Errorf("deployment %s gave the bad version %g%%", d.ID, v.Percentage)
+			}
+		}
+	}
+	served := s.emu.EdgeServed(workerName)[bad]
+	if served.Percentage != 0 || served.Override == 0 {
+		return fmt.Errorf("the bad version served %d user request(s) and %d pinned check(s)", served.Percentage, served.Override)
+	}
+	fmt.Fprintf(s.o.Out, "     version %s: %d pinned health check(s), %d user request(s); %s serves 100%%\n", bad, served.Override, served.Percentage, serving)
+	return nil
 }

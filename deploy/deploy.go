@@ -51,6 +51,7 @@ import (
 	"github.com/guardcm/guard/internal/wrangler"
 	"github.com/guardcm/guard/ledger"
 	"github.com/guardcm/guard/pristine"
+	"github.com/guardcm/guard/rollout"
 	"github.com/guardcm/guard/wranglercfg"
 )
 
@@ -110,6 +111,17 @@ type Options struct {
 	APIOptions []cfapi.Option
 	// Verifier adjusts the verification (tests); nil means defaults.
 	Verifier func(*Verifier)
+	// Gradual makes the deploy progressive (gradual.go): also implied by
+	// Steps, by [deploy.rollout], and by the rollout plan of a major change.
+	Gradual bool
+	// Steps replace the configured rollout steps (--steps).
+	Steps []float64
+	// Interrupted is asked, once an interrupt stopped a gradual deploy,
+	// whether to go back to the previous version now (true) or leave the
+	// rollout for --resume/--abort; nil means go back.
+	Interrupted func() bool
+	// Sleep waits a rollout's holds; nil means a timer (tests shorten it).
+	Sleep func(ctx context.Context, d time.Duration) error
 	// Stdout receives wrangler's and the verify commands' output; Stderr
 	// guard's messages and their errors.
 	Stdout, Stderr io.Writer
@@ -151,6 +163,8 @@ type Result struct {
 	RollbackCommand string
 	Warnings        []string
 	Timing          Timing
+	// Rollout is a gradual deploy's final state.
+	Rollout *rollout.State
 }
 
 // forbiddenExtra are wrangler flags guard sets itself or that would make
@@ -317,11 +331,20 @@ type deployer struct {
 	voice  report.Voice
 	// recWarning goes into the outcome record's warning.
 	recWarning string
+	// rollout is the state of a gradual deploy, nil for a plain one.
+	rollout *rollout.State
 }
 
 // Run performs one guarded deploy. See the package contract. The returned
 // Result is non-nil once a worker was resolved, also with an error.
 func Run(ctx context.Context, o Options) (*Result, error) {
+	d := newDeployer(o)
+	err := d.run(ctx)
+	d.res.Timing.Total = time.Since(d.start)
+	return d.res, err
+}
+
+func newDeployer(o Options) *deployer {
 	d := &deployer{o: o, repo: o.Repo, cfg: o.Config, stderr: o.Stderr, start: time.Now()}
 	if d.stderr == nil {
 		d.stderr = io.Discard
@@ -331,9 +354,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	d.res = &Result{Env: o.Env}
 	d.voice = report.Voice{W: d.stderr, Warnings: &d.res.Warnings}
-	err := d.run(ctx)
-	d.res.Timing.Total = time.Since(d.start)
-	return d.res, err
+	return d
 }
 
 func (d *deployer) run(ctx context.Context) error {
@@ -462,9 +483,18 @@ func (d *deployer) run(ctx context.Context) error {
 	d.res.Categories = names
 	d.res.Message = Message(subject, st.Head, highest)
 	operator, _, _ := repo.ConfigValue(ctx, "user.email")
+	plan, err := d.rolloutPlan(ctx, commits, base, st.Head)
+	if err != nil {
+		return err
+	}
 
 	// 8. D1: check the migrations and bookmark each database first.
 	api := cfapi.New(o.Token, t.Account, o.APIOptions...)
+	if plan != nil {
+		if d.rollout, err = d.startRollout(ctx, api, plan); err != nil {
+			return err
+		}
+	}
 	bookmarks, err := d.d1Prepare(ctx, api, d1s, base, st.Head)
 	if err != nil {
 		return err
@@ -497,6 +527,7 @@ func (d *deployer) run(ctx context.Context) error {
 		BrokeLock:       d.res.TeamLock.Broke,
 		Untracked:       st.Untracked,
 		D1Bookmarks:     bookmarks,
+		Rollout:         d.rollout.Clone(),
 	})
 	if err != nil {
 		return fail.External(err)
@@ -543,6 +574,9 @@ func (d *deployer) run(ctx context.Context) error {
 		}
 	}
 
+	if d.rollout != nil {
+		return d.gradual(ctx, runner, api, pending, b)
+	}
 	d.voice.Say("deploying %s from %s: %s", t.Worker, gitx.ShortHash(st.Head), d.res.Message)
 	d.res.Timing.Before = time.Since(d.start)
 	wstart := time.Now()
@@ -893,24 +927,30 @@ func (d *deployer) confirm(ctx context.Context, api *cfapi.Client, versionID str
 }
 
 func (d *deployer) verify(ctx context.Context) (*Verification, error) {
+	return d.verifier().Run(ctx)
+}
+
+// verifier is the configured verification of this deploy, with the
+// GUARD_* variables that describe it (plus extra ones) for the commands.
+func (d *deployer) verifier(extraEnv ...string) *Verifier {
 	v := &Verifier{
 		Dir:      d.repo.Root,
 		Commands: d.cfg.Deploy.Verify,
 		Health:   d.cfg.Deploy.Health,
 		Stdout:   d.o.Stdout,
 		Stderr:   d.stderr,
-		Env: []string{
+		Env: append([]string{
 			"GUARD_WORKER=" + d.t.Worker,
 			"GUARD_ENV=" + d.t.Env,
 			"GUARD_VERSION_ID=" + d.res.VersionID,
 			"GUARD_DEPLOYMENT_ID=" + d.res.DeploymentID,
 			"GUARD_COMMIT=" + d.res.Commit,
-		},
+		}, extraEnv...),
 	}
 	if d.o.Verifier != nil {
 		d.o.Verifier(v)
 	}
-	return v.Run(ctx)
+	return v
 }
 
 // Summarize makes an error fit the Error field of a deploy or rollback

@@ -33,8 +33,9 @@ type TeamLock struct {
 // team_lock says: "off" takes nothing; "best-effort" (the default) warns
 // and goes on when the remote cannot be reached (the local lock still
 // holds); "required" fails then. A lease someone else holds is a refusal
-// naming the holder, in every mode but off. breakLock replaces a lease
-// that has expired (or whose holder is a dead process of this host).
+// naming the holder, in every mode but off — unless its holder is a
+// process of this machine that died (kill -9), whose lease is taken over
+// like the local lock. breakLock replaces a lease that has expired.
 // guard rollback and progressive deploys take it too.
 func LockTeam(ctx context.Context, repo *gitx.Repo, cfg *config.Config, worker string, breakLock bool, voice report.Voice) (*TeamLock, TeamLockState, error) {
 	if cfg.Deploy.TeamLock == config.TeamLockOff {
@@ -58,15 +59,19 @@ func LockTeam(ctx context.Context, repo *gitx.Repo, cfg *config.Config, worker s
 	}
 	var held *lease.HeldError
 	var unreachable *lease.UnreachableError
+	if errors.As(err, &held) && held.Holder.DeadHere() {
+		// Its holder died on this machine (kill -9, a crash): like the
+		// local lock, which the kernel released, the lease is taken over,
+		// and the record says whose it was.
+		l, err = lease.Break(lctx, repo, cfg.Remote, h, now)
+	}
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
 		return nil, TeamLockState{}, ctx.Err()
 	case errors.As(err, &held):
 		hint := fmt.Sprintf("wait for that deploy to finish (its lease on %s expires at %s)", cfg.Remote, held.Holder.Expires.UTC().Format(time.RFC3339))
-		if held.Holder.DeadHere() {
-			hint = fmt.Sprintf("its holder, pid %d on this host, is no longer running: 'guard deploy --break-lock' takes the lease over, and the deploy's record says so", held.Holder.PID)
-		} else if held.Holder.Expired(now) {
+		if held.Holder.Expired(now) {
 			hint = fmt.Sprintf("its lease expired at %s: 'guard deploy --break-lock' takes it over, and the deploy's record says so", held.Holder.Expires.UTC().Format(time.RFC3339))
 		} else if breakLock {
 			hint = "--break-lock only takes over an expired lease; " + hint
@@ -84,7 +89,11 @@ func LockTeam(ctx context.Context, repo *gitx.Repo, cfg *config.Config, worker s
 	st := TeamLockState{State: "held"}
 	if l.Broken != nil {
 		st.Broke = l.Broken.String()
-		voice.Warn("broke the expired team lock of %s: %s", worker, st.Broke)
+		if l.Broken.DeadHere() {
+			voice.Warn("took over the team lock of %s from a deploy that died on this machine: %s", worker, st.Broke)
+		} else {
+			voice.Warn("broke the expired team lock of %s: %s", worker, st.Broke)
+		}
 	}
 	return &TeamLock{lease: l, timeout: timeout}, st, nil
 }

@@ -44,6 +44,9 @@ type Verifier struct {
 	// honours ctx.
 	Sleep  func(ctx context.Context, d time.Duration) error
 	Client *http.Client
+	// Header is added to every health-check request (a gradual deploy
+	// pins the new version with Cloudflare-Workers-Version-Overrides).
+	Header http.Header
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
@@ -117,7 +120,7 @@ func (v *Verifier) health(ctx context.Context, h config.Health) (Check, error) {
 	attempts := 1 + max(0, h.Retries)
 	var last string
 	for i := 1; i <= attempts; i++ {
-		status, err := getStatus(ctx, client, h.URL, h.Timeout.Duration)
+		status, err := getStatus(ctx, client, h.URL, h.Timeout.Duration, v.Header)
 		if ctx.Err() != nil {
 			return Check{}, ctx.Err()
 		}
@@ -144,7 +147,7 @@ func (v *Verifier) health(ctx context.Context, h config.Health) (Check, error) {
 	return ch, nil
 }
 
-func getStatus(ctx context.Context, client *http.Client, url string, timeout time.Duration) (int, error) {
+func getStatus(ctx context.Context, client *http.Client, url string, timeout time.Duration, header http.Header) (int, error) {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -153,6 +156,9 @@ func getStatus(ctx context.Context, client *http.Client, url string, timeout tim
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
+	}
+	for k, vs := range header {
+		req.Header[k] = append([]string(nil), vs...)
 	}
 	req.Header.Set("User-Agent", "guard-health-check")
 	resp, err := client.Do(req)

@@ -38,6 +38,7 @@ import (
 	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/ledger"
+	"github.com/guardcm/guard/rollout"
 )
 
 // Entry sources.
@@ -81,9 +82,34 @@ type Entry struct {
 	FromVersion string                    `json:"from_version,omitempty"`
 	Reason      string                    `json:"reason,omitempty"`
 	Error       string                    `json:"error,omitempty"`
+	// Step places the deployment in a gradual deploy (guard deploy
+	// --gradual): one entry per step, and one for the return to the old
+	// version when a check failed or the rollout was aborted.
+	Step *RolloutStep `json:"rollout_step,omitempty"`
 	// Record is the guard record behind the entry (nil for outside
 	// deployments): D1 bookmarks, untracked files, emergency record file.
 	Record *ledger.Record `json:"-"`
+}
+
+// RolloutStep is an entry's place in a gradual deploy.
+type RolloutStep struct {
+	// Step is 1-based; Of is the number of steps. The return to the old
+	// version has Return set and Step 0.
+	Step    int     `json:"step"`
+	Of      int     `json:"of"`
+	Percent float64 `json:"percent"`
+	Return  bool    `json:"return,omitempty"`
+	// Phase is the rollout's phase as its record last said (verifying,
+	// holding, completed, failed, aborted).
+	Phase string `json:"phase"`
+}
+
+// Label is the step as guard history prints it: "step 2/4 10%", "return".
+func (s *RolloutStep) Label() string {
+	if s.Return {
+		return "rollout return"
+	}
+	return fmt.Sprintf("step %d/%d %s%%", s.Step, s.Of, rollout.FormatPercent(s.Percent))
 }
 
 // Source says where Load reads from. Only Repo is required.
@@ -324,15 +350,36 @@ func IsCommitHash(s string) bool {
 // join matches deployments with records and lists the rest of the records.
 func join(ctx context.Context, ops []*op, deps []cfapi.Deployment, versions *versionCache) []Entry {
 	byDeployment := map[string]*op{}
+	steps := map[string]stepOf{}
 	for _, o := range ops {
 		o.used = false
 		if o.rec.DeploymentID != "" {
 			byDeployment[o.rec.DeploymentID] = o
 		}
+		if st := o.rec.Rollout; st != nil {
+			for _, sr := range st.Deployments {
+				steps[sr.DeploymentID] = stepOf{o, sr}
+			}
+			if st.Return != nil {
+				steps[st.Return.DeploymentID] = stepOf{o, *st.Return}
+			}
+		}
 	}
 	var entries []Entry
 	for i, d := range deps {
 		mv := mainVersion(d)
+		// A deployment that another record made (a guard rollback during
+		// the split gave the old version 100 % back) stays that record's.
+		if so, ok := steps[d.ID]; ok && (byDeployment[d.ID] == nil || byDeployment[d.ID] == so.o) {
+			so.o.used = true
+			e := stepEntry(ctx, so, versions)
+			e.Time, e.Message, e.Listed, e.Current, e.DeploymentID = d.CreatedOn, d.Message, true, i == 0, d.ID
+			if len(d.Versions) != 1 || d.Versions[0].Percentage != 100 {
+				e.Versions = append([]cfapi.DeploymentVersion(nil), d.Versions...)
+			}
+			entries = append(entries, e)
+			continue
+		}
 		o := byDeployment[d.ID]
 		if o == nil {
 			// A succeeded record that never learnt its deployment ID (an
@@ -384,6 +431,40 @@ func join(ctx context.Context, ops []*op, deps []cfapi.Deployment, versions *ver
 	}
 	sort.SliceStable(entries, func(i, j int) bool { return entries[i].Time.After(entries[j].Time) })
 	return entries
+}
+
+// stepOf is a deployment a gradual deploy made.
+type stepOf struct {
+	o  *op
+	sr rollout.StepRecord
+}
+
+// stepEntry is the entry of one deployment of a gradual deploy: a step
+// carries the record (its version, commit and verdict), the return to the
+// old version carries that version and no verdict of its own.
+func stepEntry(ctx context.Context, so stepOf, versions *versionCache) Entry {
+	st := so.o.rec.Rollout
+	e := fromRecord(so.o.rec)
+	e.Status = ledger.StatusSucceeded // the deployment exists: the API lists it
+	e.Step = &RolloutStep{Step: so.sr.Step + 1, Of: len(st.Steps), Percent: so.sr.Percent, Phase: st.Phase}
+	if so.sr.Step < 0 {
+		e.Step.Step, e.Step.Return = 0, true
+		e.VersionID, e.Commit, e.Categories, e.Error = st.OldVersion, "", []string{}, ""
+		e.Verified = ledger.VerifiedUnverified
+		if v := versions.get(ctx, st.OldVersion); v != nil && IsCommitHash(v.Tag) {
+			e.Commit = v.Tag
+		}
+		// Users saw the new version: going back is a rollback, with its
+		// emergency-change record (evidence checks it is there).
+		if st.MaxPercent() > 0 {
+			e.Kind = ledger.KindRollback
+		}
+		return e
+	}
+	if so.o.rec.Status == ledger.StatusPending {
+		e.Verified = ledger.VerifiedUnverified
+	}
+	return e
 }
 
 func fromRecord(r ledger.Record) Entry {

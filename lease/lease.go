@@ -13,7 +13,7 @@
 //     (--force-with-lease=<ref>:<our commit>); a lease someone broke is left
 //     alone.
 //   - Break replaces an expired lease (or one whose holder is a dead
-//     process on this host) with a new one in one atomic push
+//     process of this machine's PID space) with a new one in one atomic push
 //     (--force-with-lease=<ref>:<their commit>): there is no moment without
 //     a holder. A live, unexpired lease is never broken.
 //   - Errors that mean "the remote could not be reached" (as opposed to
@@ -47,14 +47,19 @@ const localPrefix = "refs/guard/remote-locks/"
 
 // Holder describes who holds a lease.
 type Holder struct {
-	Worker   string    `json:"worker"`
-	Operator string    `json:"operator"`
-	Host     string    `json:"host"`
-	PID      int       `json:"pid"`
-	Command  string    `json:"command,omitempty"`
-	Started  time.Time `json:"started"`
-	Expires  time.Time `json:"expires"`
-	ID       string    `json:"id"`
+	Worker   string `json:"worker"`
+	Operator string `json:"operator"`
+	Host     string `json:"host"`
+	PID      int    `json:"pid"`
+	// Machine names the process-ID space PID belongs to (Linux: the boot
+	// ID and the PID namespace), "" where it cannot be told: only a holder
+	// of this very space can be known dead (DeadHere). A host name alone
+	// is not enough: containers and CI runners share names.
+	Machine string    `json:"machine,omitempty"`
+	Command string    `json:"command,omitempty"`
+	Started time.Time `json:"started"`
+	Expires time.Time `json:"expires"`
+	ID      string    `json:"id"`
 }
 
 func (h Holder) String() string {
@@ -118,9 +123,23 @@ func NewHolder(worker, operator string, now time.Time, ttl time.Duration) Holder
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	return Holder{
-		Worker: worker, Operator: operator, Host: host, PID: os.Getpid(), Command: commandLine(),
+		Worker: worker, Operator: operator, Host: host, PID: os.Getpid(), Machine: machine(), Command: commandLine(),
 		Started: now.UTC(), Expires: now.Add(ttl).UTC(), ID: hex.EncodeToString(id[:]),
 	}
+}
+
+// machine identifies this process's PID space: the kernel's boot ID and
+// the PID namespace. "" where /proc does not tell.
+func machine() string {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		return ""
+	}
+	ns, err := os.Readlink("/proc/self/ns/pid")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(boot)) + "/" + ns
 }
 
 func commandLine() string {
@@ -193,11 +212,12 @@ func Break(ctx context.Context, repo *gitx.Repo, remote string, h Holder, now ti
 	return &Lease{Holder: h, Broken: &broken, repo: repo, remote: remote, commit: commit}, nil
 }
 
-// DeadHere reports whether h was taken by a process of this host that no
-// longer exists: a deploy killed here, whose lease nobody else can hold.
+// DeadHere reports whether h was taken by a process of this machine's
+// PID space that no longer exists: a deploy killed here, whose lease
+// nobody else can hold. (A reused PID makes it look alive: the safe side.)
 func (h Holder) DeadHere() bool {
-	host, _ := os.Hostname()
-	if h.Host == "" || h.Host != host || h.PID <= 0 || h.PID == os.Getpid() {
+	m := machine()
+	if m == "" || h.Machine != m || h.PID <= 0 || h.PID == os.Getpid() {
 		return false
 	}
 	err := syscall.Kill(h.PID, 0)

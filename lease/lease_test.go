@@ -128,6 +128,16 @@ func TestBreak(t *testing.T) {
 	}
 	dead := NewHolder("api", "ada@example.com", time.Now(), time.Hour)
 	dead.PID = deadPID(t)
+	if !dead.DeadHere() {
+		t.Fatalf("%+v is not dead here", dead)
+	}
+	// The same PID in another PID space (a container, another runner of
+	// the same host name) tells nothing.
+	elsewhere := dead
+	elsewhere.Machine = "another-boot/pid:[1]"
+	if elsewhere.DeadHere() {
+		t.Fatal("a holder of another PID space counted as dead here")
+	}
 	if _, err := Acquire(ctx, repos[0], "origin", dead); err != nil {
 		t.Fatal(err)
 	}

@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/rollout"
 )
 
 // Record kinds, statuses and verification results.
@@ -103,6 +104,11 @@ type Record struct {
 	// later (guard history) from what the Cloudflare API showed, after the
 	// process that wrote the pending record died before its outcome.
 	Reconciled bool `json:"reconciled,omitempty"`
+	// Rollout is a gradual deploy's state (guard deploy --gradual): the
+	// steps, the deployment each made, the step reached or failed at. A
+	// pending record with a rollout is finished by guard deploy --resume
+	// or --abort, never reconciled by guard history.
+	Rollout *rollout.State `json:"rollout,omitempty"`
 	// Prev is the hex SHA-256 of the previous line's bytes (without its
 	// newline); "" for the first line.
 	Prev string `json:"prev"`

@@ -1,6 +1,7 @@
 package prgate
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/policy"
+	"github.com/guardcm/guard/rollout"
 )
 
 // Rule ids of the pull-request gate; stable, used in output and suppression.
@@ -19,6 +21,7 @@ const (
 	RuleMajorLinks       = "pr-major-links"
 	RuleCategoryMismatch = "pr-category-mismatch"
 	RuleEmergencyRecord  = "pr-emergency-record"
+	RuleRolloutPlan      = "pr-rollout-plan"
 )
 
 // Config is the gate's configuration; a zero field takes its default.
@@ -80,6 +83,16 @@ type Input struct {
 	ChangedPaths []string
 	// ExistingRecords are the emergency-change records in the repository.
 	ExistingRecords []string
+	// RolloutPlans are the rollout plans the pull request adds or changes
+	// (Markdown files under the rollout folder), as they are at its head:
+	// their front matter is what guard deploy will execute.
+	RolloutPlans []PlanFile
+}
+
+// PlanFile is a file's path and content.
+type PlanFile struct {
+	Path string
+	Data []byte
 }
 
 // Check applies the policy's pull-request rules and returns the findings, in
@@ -104,6 +117,30 @@ func Check(in Input, cfg Config) []report.Finding {
 	}
 	if in.Category == policy.Emergency {
 		fs = append(fs, emergencyNotice(ev, in, cfg))
+	}
+	return append(fs, checkRolloutPlans(in)...)
+}
+
+// checkRolloutPlans parses the front matter of every rollout plan the pull
+// request touches: guard deploy executes it (steps and holds) when the
+// major change ships, and a plan that does not parse would stop that
+// deploy, so the mistake is reported where it is made.
+func checkRolloutPlans(in Input) []report.Finding {
+	var fs []report.Finding
+	for _, p := range in.RolloutPlans {
+		_, err := rollout.ParseFrontMatter(p.Path, p.Data)
+		if err == nil {
+			continue
+		}
+		f := report.Finding{Rule: RuleRolloutPlan, Severity: report.SeverityError, File: p.Path,
+			Message: "the rollout plan's front matter does not parse, so guard deploy could not execute it: " + err.Error(),
+			Fix:     "write the front matter as ---, steps: [0, 10, 50, 100] (percentages ending at 100), hold: 10m (or one duration per step), ---"}
+		var fe *rollout.FrontMatterError
+		if errors.As(err, &fe) {
+			f.Line = fe.Line
+			f.Message = "the rollout plan's front matter does not parse, so guard deploy could not execute it: " + fe.Msg
+		}
+		fs = append(fs, f)
 	}
 	return fs
 }

@@ -23,6 +23,7 @@ run ./deploy 'BenchmarkCleanTree$' 10x
 run ./deploy 'BenchmarkDeployOverhead$' 10x
 run ./deploy 'BenchmarkPristineDeploy$' 3x
 run ./cmd/guard 'BenchmarkRollbackToWrangler$' 20x
+run ./deploy 'BenchmarkRolloutStep$' 20x
 
 # metric NAME UNIT: the median, over the runs, of the value reported in UNIT.
 metric() {
@@ -49,3 +50,5 @@ row "wrangler deploy alone (real wrangler, emulator)" "$(ms BenchmarkPristineDep
 row "  guard deploy's wrangler, pristine checkout" "$(metric BenchmarkPristineDeploy/guard-deploy wrangler-ms/op)" ""
 row "  guard's own time around it, warm dep. cache" "$(metric BenchmarkPristineDeploy/guard-deploy guard-ms/op)" "<= 1000 ms"
 row "guard rollback, command to wrangler's start" "$(metric BenchmarkRollbackToWrangler ms-to-wrangler/op)" "<= 300 ms"
+row "gradual deploy, wrangler's API call per step (stand-in)" "$(metric BenchmarkRolloutStep wrangler-stand-in-ms/step)" ""
+row "gradual deploy, guard's own time per step" "$(metric BenchmarkRolloutStep guard-ms/step)" "<= 200 ms"

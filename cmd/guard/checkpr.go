@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"sort"
+	"strings"
 
 	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/hooks"
@@ -82,9 +84,19 @@ func prFindings(env *Env, repo *gitx.Repo, cfg *config.Config, pr *prgate.Event,
 	if err != nil {
 		return nil, in, fail.External(err)
 	}
+	rolloutDir := strings.TrimSuffix(path.Clean(pcfg.RolloutDir), "/") + "/"
 	for _, c := range changes {
 		if c.Kind != 'D' {
 			in.ChangedPaths = append(in.ChangedPaths, c.Path)
+			if strings.HasPrefix(c.Path, rolloutDir) && strings.HasSuffix(c.Path, ".md") {
+				data, ok, err := repo.Blob(env.Ctx, r.Head, c.Path)
+				if err != nil {
+					return nil, in, fail.External(err)
+				}
+				if ok {
+					in.RolloutPlans = append(in.RolloutPlans, prgate.PlanFile{Path: c.Path, Data: data})
+				}
+			}
 		}
 	}
 	records, err := repo.LsTree(env.Ctx, r.Head, cfg.Rollback.RecordsDir, false)

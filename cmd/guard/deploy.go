@@ -1,10 +1,14 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/guardcm/guard/deploy"
 	"github.com/guardcm/guard/hooks"
+	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/rollout"
 )
 
 // DeployCmd is the guarded deploy (the policy's deploy-guarded.sh).
@@ -15,6 +19,10 @@ type DeployCmd struct {
 	AllowUntracked bool     `help:"Deploy although untracked files exist (they are not deployed) and list them in the deploy record."`
 	RollbackOnFail bool     `help:"Roll back automatically when verification fails."`
 	BreakLock      bool     `help:"Take over the team lock when its lease has expired (recorded in the deploy's record)."`
+	Gradual        bool     `help:"Deploy progressively: upload, smoke-test at 0% with the health checks pinned to the new version, then raise it step by step ([deploy.rollout] makes every deploy gradual)."`
+	Steps          string   `help:"Steps of a gradual deploy, as percentages (implies --gradual; default [deploy.rollout] steps, else 0,10,50,100)." placeholder:"0,25,100"`
+	Resume         bool     `help:"Finish a gradual deploy that stopped (crash or interrupt) from the step production is at." xor:"finish"`
+	Abort          bool     `help:"Undo a gradual deploy that stopped: the previous version at 100% again." xor:"finish"`
 	Args           []string `arg:"" optional:"" passthrough:"" help:"Extra arguments for wrangler deploy, after --." placeholder:"WRANGLER-ARGS"`
 }
 
@@ -28,6 +36,30 @@ func (c *DeployCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
+	var steps []float64
+	if c.Steps != "" {
+		if steps, err = rollout.ParseSteps(c.Steps); err != nil {
+			return fail.Usage(err)
+		}
+	}
+	o := deploy.Options{
+		Repo:           repo,
+		Config:         cfg,
+		Env:            c.Env,
+		WranglerConfig: wcfg,
+		Token:          os.Getenv(tokenEnv),
+		AccountID:      os.Getenv(accountEnv),
+		Interrupted:    interruptedRollout(env),
+		Stdout:         env.Stdout,
+		Stderr:         env.Stderr,
+	}
+	if c.Resume || c.Abort {
+		if c.Gradual || steps != nil || c.RollbackOnFail || c.AllowUntracked || len(c.Args) > 0 {
+			return fail.Usage(errors.New("--resume and --abort take only --env and --config: they finish the gradual deploy the ledger records"))
+		}
+		_, err = deploy.Finish(env.Ctx, o, c.Abort)
+		return err
+	}
 	var onFail deploy.RollbackFunc
 	if c.RollbackOnFail {
 		if onFail, err = deployRollback(env, repo, cfg); err != nil {
@@ -38,22 +70,23 @@ func (c *DeployCmd) Run(env *Env) error {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
-	_, err = deploy.Run(env.Ctx, deploy.Options{
-		Repo:           repo,
-		Config:         cfg,
-		Env:            c.Env,
-		WranglerConfig: wcfg,
-		NoFetch:        c.NoFetch,
-		AllowUntracked: c.AllowUntracked,
-		BreakLock:      c.BreakLock,
-		RollbackOnFail: c.RollbackOnFail,
-		Rollback:       onFail,
-		ExtraArgs:      args,
-		Token:          os.Getenv(tokenEnv),
-		AccountID:      os.Getenv(accountEnv),
-		MigrationCheck: hooks.MigrationFindings,
-		Stdout:         env.Stdout,
-		Stderr:         env.Stderr,
-	})
+	o.NoFetch, o.AllowUntracked, o.BreakLock = c.NoFetch, c.AllowUntracked, c.BreakLock
+	o.RollbackOnFail, o.Rollback = c.RollbackOnFail, onFail
+	o.ExtraArgs, o.MigrationCheck = args, hooks.MigrationFindings
+	o.Gradual, o.Steps = c.Gradual, steps
+	_, err = deploy.Run(env.Ctx, o)
 	return err
+}
+
+// interruptedRollout asks, on a terminal, whether an interrupted gradual
+// deploy goes back to the previous version now; without a terminal it
+// always does (nobody is there to finish it later).
+func interruptedRollout(env *Env) func() bool {
+	return func() bool {
+		if !isTerminal(env.Stdin) {
+			return true
+		}
+		back, err := confirm(env.Stdin, env.Stderr, fmt.Sprintf("\nguard: the gradual deploy was interrupted. Go back to the previous version at 100%% now? [y/N: leave it for guard deploy --resume or --abort] "))
+		return err != nil || back
+	}
 }

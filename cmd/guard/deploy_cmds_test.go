@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,6 +49,15 @@ import (
 //	                          (MAIN_MODULE_SHA: the main module's);
 //	                          negated: the worker has no deployment
 //	cfemu count WORKER        print "versions N deployments M"
+//	cfemu deployments WORKER  print every deployment, oldest first, as
+//	                          "<version>@<percent>% ..." per line
+//	cfemu unhealthy WORKER REV [STATUS]
+//	                          make the versions tagged with commit REV
+//	                          (resolved by git in the current directory;
+//	                          guard tags a version with its commit) answer
+//	                          STATUS (500) on the edge ($CFEMU_EDGE/<worker>/...)
+//	cfemu edge WORKER         print the edge requests each version served:
+//	                          "<version> percentage N override M"
 //	wranglerlink DIR          symlink the pinned wrangler as
 //	                          DIR/node_modules/.bin/wrangler (fails when it is
 //	                          not installed)
@@ -60,6 +70,11 @@ import (
 //	line FILE N               print line N of FILE (1-based; -1 is the last)
 //	replaceline FILE N OLD NEW
 //	                          replace OLD by NEW in line N of FILE
+//	waitfor [-after N] FILE REGEXP
+//	                          wait (up to 60 s) until FILE has a line after
+//	                          line N matching REGEXP
+//	lines FILE VAR            set VAR to the number of lines of FILE (0
+//	                          when it does not exist)
 //	exitcode N CMD ARGS...    run CMD like exec and require exit status N
 //	expand FILE               replace $VAR and ${VAR} in FILE from the
 //	                          script's environment
@@ -74,6 +89,8 @@ func deployScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, arg
 		"replaceline":  cmdReplaceLine,
 		"expand":       cmdExpand,
 		"exitcode":     cmdExitCode,
+		"waitfor":      cmdWaitFor,
+		"lines":        cmdLines,
 	}
 }
 
@@ -215,6 +232,47 @@ func cmdCfemu(ts *testscript.TestScript, neg bool, args []string) {
 			nv, nd = len(sc.Versions), len(sc.Deployments)
 		}
 		fmt.Fprintf(ts.Stdout(), "versions %d deployments %d\n", nv, nd)
+	case "deployments":
+		if len(args) != 2 {
+			ts.Fatalf("usage: cfemu deployments WORKER")
+		}
+		if sc := findScript(ts, args[1]); sc != nil {
+			for _, d := range sc.Deployments {
+				var parts []string
+				for _, v := range d.Versions {
+					parts = append(parts, fmt.Sprintf("%s@%s%%", v.VersionID, strconv.FormatFloat(v.Percentage, 'f', -1, 64)))
+				}
+				fmt.Fprintln(ts.Stdout(), strings.Join(parts, " "))
+			}
+		}
+	case "unhealthy":
+		if len(args) != 3 && len(args) != 4 {
+			ts.Fatalf("usage: cfemu unhealthy WORKER TAG [STATUS]")
+		}
+		out, err := exec.Command("git", "-C", ts.MkAbs("."), "rev-parse", "--verify", args[2]+"^{commit}").Output()
+		if err != nil {
+			ts.Fatalf("cfemu unhealthy: %s is not a commit: %v", args[2], err)
+		}
+		rule := cfemu.HealthRule{Worker: args[1], Tag: strings.TrimSpace(string(out))}
+		if len(args) == 4 {
+			n, err := strconv.Atoi(args[3])
+			ts.Check(err)
+			rule.Status = n
+		}
+		ts.Check(scriptEmu(ts).emu.SetVersionHealth(rule))
+	case "edge":
+		if len(args) != 2 {
+			ts.Fatalf("usage: cfemu edge WORKER")
+		}
+		served := scriptEmu(ts).emu.EdgeServed(args[1])
+		ids := make([]string, 0, len(served))
+		for id := range served {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			fmt.Fprintf(ts.Stdout(), "%s percentage %d override %d\n", id, served[id].Percentage, served[id].Override)
+		}
 	case "bucket":
 		if len(args) != 2 {
 			ts.Fatalf("usage: cfemu bucket NAME")
@@ -296,6 +354,46 @@ func cfemuStart(ts *testscript.TestScript, args []string) {
 	ts.Setenv("CLOUDFLARE_BASE_URL", base)
 	ts.Setenv("CLOUDFLARE_ACCOUNT_ID", account)
 	ts.Setenv("CLOUDFLARE_API_TOKEN", token)
+	ts.Setenv("CFEMU_EDGE", "http://"+ln.Addr().String()+strings.TrimSuffix(cfemu.EdgePrefix, "/"))
+}
+
+func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: lines FILE VAR")
+	}
+	n := 0
+	if data, err := os.ReadFile(ts.MkAbs(args[0])); err == nil {
+		n = strings.Count(string(data), "\n")
+	}
+	ts.Setenv(args[1], strconv.Itoa(n))
+}
+
+// cmdWaitFor polls a file until a line matches: a background command has
+// reached a state the script wants to act in.
+func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
+	after := 0
+	if len(args) == 4 && args[0] == "-after" {
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		after, args = n, args[2:]
+	}
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitfor [-after N] FILE REGEXP")
+	}
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if data, err := os.ReadFile(ts.MkAbs(args[0])); err == nil {
+			for i, l := range strings.Split(string(data), "\n") {
+				if i >= after && re.MatchString(l) {
+					return
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Fatalf("waitfor: no line of %s matches %s after 60s", args[0], args[1])
 }
 
 // cfemuObjects prints the keys of a bucket's objects with their sizes,

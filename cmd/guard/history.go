@@ -88,8 +88,12 @@ func printHistory(env *Env, worker string, entries []history.Entry) {
 		if i := strings.IndexByte(msg, '\n'); i >= 0 {
 			msg = msg[:i]
 		}
+		kind := e.Kind
+		if e.Step != nil {
+			kind += " (" + e.Step.Label() + ")"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			e.Time.UTC().Format(time.RFC3339), e.Kind+mark, e.Status, e.Verified, e.Source,
+			e.Time.UTC().Format(time.RFC3339), kind+mark, e.Status, e.Verified, e.Source,
 			dash(e.VersionID), dash(e.DeploymentID), dash(gitx.ShortHash(e.Commit)), dash(e.Operator), msg)
 	}
 	tw.Flush()

@@ -22,6 +22,10 @@ import (
 //	GET    /__emu/requests  the request log: [{seq,time,method,path,query,status}]
 //	DELETE /__emu/requests  clear the request log
 //	POST   /__emu/d1        create a D1 database {"account","uuid","name"}
+//	GET    /__emu/edge?worker=W   edge requests served per version of W:
+//	                        {"<version>": {"percentage": n, "override": m}}
+//	POST   /__emu/edge/health     add a HealthRule {"worker", "version_id"|"tag", "status"}
+//	DELETE /__emu/edge/health     every version healthy again
 //
 // Errors are {"error": "..."} with status 400.
 
@@ -183,6 +187,30 @@ func (e *Emulator) adminRoutes() {
 			return
 		}
 		e.changed()
+		adminJSON(w, map[string]bool{"ok": true})
+	})
+	m.HandleFunc("GET "+a+"/edge", func(w http.ResponseWriter, r *http.Request) {
+		worker := r.URL.Query().Get("worker")
+		if worker == "" {
+			adminError(w, fmt.Errorf("edge: ?worker= is required"))
+			return
+		}
+		adminJSON(w, e.EdgeServed(worker))
+	})
+	m.HandleFunc("POST "+a+"/edge/health", func(w http.ResponseWriter, r *http.Request) {
+		var h HealthRule
+		if err := decodeBody(r, 1<<20, &h); err != nil {
+			adminError(w, fmt.Errorf("edge health: %w", err))
+			return
+		}
+		if err := e.SetVersionHealth(h); err != nil {
+			adminError(w, err)
+			return
+		}
+		adminJSON(w, map[string]bool{"ok": true})
+	})
+	m.HandleFunc("DELETE "+a+"/edge/health", func(w http.ResponseWriter, r *http.Request) {
+		e.ClearVersionHealth()
 		adminJSON(w, map[string]bool{"ok": true})
 	})
 	e.admin = m

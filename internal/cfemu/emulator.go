@@ -30,6 +30,10 @@
 //     faulted. See admin.go for the endpoints.
 //   - The request log records method, path, query and status only: never a
 //     header, so the token cannot leak through it.
+//   - Under EdgePrefix (/__edge/<worker>/...) the emulator is the workers'
+//     edge: it serves each worker's current deployment by percentage, or
+//     the version a Cloudflare-Workers-Version-Overrides header pins, and
+//     tests can make a version unhealthy. See edge.go.
 package cfemu
 
 import (
@@ -75,6 +79,7 @@ type Emulator struct {
 	reqSeq   int
 	onChange func() // called (without mu) after a mutating request
 	initErr  error  // an option that failed; every API request reports it
+	edgeSt   *edgeState
 
 	api   *http.ServeMux
 	admin *http.ServeMux
@@ -148,6 +153,10 @@ func stamp(t time.Time) string { return t.UTC().Format(TimeFormat) }
 func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, AdminPrefix) {
 		e.admin.ServeHTTP(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, EdgePrefix) {
+		e.serveEdge(w, r)
 		return
 	}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}

@@ -280,6 +280,7 @@ func (e *Emulator) Reset() {
 	e.st = newState()
 	e.faults = nil
 	e.requests = nil
+	e.resetEdgeLocked()
 	e.mu.Unlock()
 	closeDatabases(old)
 }

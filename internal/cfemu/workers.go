@@ -606,7 +606,10 @@ func validateSplit(strategy string, versions []DeploymentVersion) error {
 		return fmt.Errorf("a deployment has one or two versions, got %d", len(versions))
 	}
 	total := 0.0
-	for _, v := range versions {
+	for i, v := range versions {
+		if i > 0 && v.VersionID == versions[0].VersionID {
+			return fmt.Errorf("version %s is listed twice", v.VersionID)
+		}
 		if v.Percentage < 0 || v.Percentage > 100 {
 			return fmt.Errorf("percentage %v out of range", v.Percentage)
 		}

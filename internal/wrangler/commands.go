@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"unicode/utf16"
@@ -282,4 +284,157 @@ func errorBlocks(stderr string) []string {
 		out = append(out, strings.Join(block, " "))
 	}
 	return out
+}
+
+// UploadArgs are the inputs of `wrangler versions upload`.
+type UploadArgs struct {
+	Config  string   // --config
+	Env     string   // --env
+	Message string   // --message: the version's workers/message
+	Tag     string   // --tag: the version's workers/tag
+	// OutDir and Metafile, when set, receive the bundle wrangler uploads
+	// and esbuild's metadata (as DeployArgs).
+	OutDir, Metafile string
+	Extra            []string // more arguments, passed through after guard's
+}
+
+// UploadResult is what wrangler reports about an uploaded version.
+type UploadResult struct {
+	VersionID  string
+	WorkerName string
+	WorkerTag  string
+}
+
+var workerVersionIDRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^\s*Worker Version ID:\s*([0-9a-fA-F-]{36})\s*$`)
+})
+
+// VersionsUpload runs `wrangler versions upload`: a new version of the
+// worker that serves no traffic until a deployment names it.
+func (r *Runner) VersionsUpload(ctx context.Context, a UploadArgs) (*UploadResult, error) {
+	const name = "wrangler versions upload"
+	args := append([]string{"versions", "upload"}, common(a.Config, a.Env)...)
+	if a.Message != "" {
+		args = append(args, "--message="+a.Message)
+	}
+	if a.Tag != "" {
+		args = append(args, "--tag="+a.Tag)
+	}
+	if a.OutDir != "" {
+		args = append(args, "--outdir="+a.OutDir)
+	}
+	if a.Metafile != "" {
+		args = append(args, "--metafile="+a.Metafile)
+	}
+	args = append(args, a.Extra...)
+	res, err := r.run(ctx, name, args...)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(res.records) - 1; i >= 0; i-- {
+		rec := res.records[i]
+		id, _ := rec["version_id"].(string)
+		if rec["type"] != "version-upload" || id == "" {
+			continue
+		}
+		out := &UploadResult{VersionID: id}
+		out.WorkerName, _ = rec["worker_name"].(string)
+		out.WorkerTag, _ = rec["worker_tag"].(string)
+		return out, nil
+	}
+	m := workerVersionIDRE().FindStringSubmatch(res.stdout)
+	if m == nil {
+		return nil, &Error{Command: name, ExitCode: 0, Stderr: res.stderr,
+			Message: "wrangler reported success but no version ID (no version-upload record and no \"Worker Version ID:\" line)"}
+	}
+	out := &UploadResult{VersionID: m[1]}
+	if u := uploadedRE().FindStringSubmatch(res.stdout); u != nil {
+		out.WorkerName = u[1]
+	}
+	return out, nil
+}
+
+// Share is one version's share of a deployment, in percent.
+type Share struct {
+	VersionID string
+	Percent   float64
+}
+
+// VersionsDeployArgs are the inputs of `wrangler versions deploy`.
+type VersionsDeployArgs struct {
+	Config  string
+	Env     string
+	Shares  []Share // one or two versions whose percentages sum to 100
+	Message string  // the deployment's workers/message
+}
+
+// VersionsDeploy runs `wrangler versions deploy <id>@<p>% ... --yes` and
+// returns the ID of the deployment wrangler created (its version-deploy
+// record; "" when wrangler wrote none, and the caller asks the API).
+func (r *Runner) VersionsDeploy(ctx context.Context, a VersionsDeployArgs) (string, error) {
+	const name = "wrangler versions deploy"
+	if len(a.Shares) == 0 || len(a.Shares) > 2 {
+		return "", fmt.Errorf("%s: one or two versions, not %d", name, len(a.Shares))
+	}
+	total := 0.0
+	args := []string{"versions", "deploy"}
+	for _, s := range a.Shares {
+		if !versionIDShape().MatchString(s.VersionID) {
+			return "", fmt.Errorf("%s: %q is not a version ID", name, s.VersionID)
+		}
+		if s.Percent < 0 || s.Percent > 100 {
+			return "", fmt.Errorf("%s: percentage %g out of range", name, s.Percent)
+		}
+		total += s.Percent
+		args = append(args, fmt.Sprintf("%s@%s%%", s.VersionID, strconv.FormatFloat(s.Percent, 'f', -1, 64)))
+	}
+	if math.Abs(total-100) > 1e-9 {
+		return "", fmt.Errorf("%s: percentages sum to %g, not 100", name, total)
+	}
+	args = append(args, common(a.Config, a.Env)...)
+	if msg := strings.TrimSpace(a.Message); msg != "" {
+		args = append(args, "--message="+msg)
+	}
+	args = append(args, "--yes")
+	res, err := r.run(ctx, name, args...)
+	if err != nil {
+		return "", err
+	}
+	for i := len(res.records) - 1; i >= 0; i-- {
+		if rec := res.records[i]; rec["type"] == "version-deploy" {
+			id, _ := rec["deployment_id"].(string)
+			return id, nil
+		}
+	}
+	return "", nil
+}
+
+// versionIDShape is a Cloudflare version ID (a UUID): anything else could be
+// read by wrangler as a flag or a second spec.
+var versionIDShape = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+})
+
+// BundleArgs are the inputs of `wrangler deploy --dry-run`: the build alone.
+type BundleArgs struct {
+	Config, Env      string
+	OutDir, Metafile string   // required: where the bundle and esbuild's metadata go
+	Extra            []string // the deploy's pass-through arguments (they shape the build)
+}
+
+// DryRunBundle runs `wrangler deploy --dry-run --outdir --metafile`: the
+// bundle a deploy would upload, built without any API call. A gradual
+// deploy checks it before `versions upload` (which cannot write esbuild's
+// metafile).
+func (r *Runner) DryRunBundle(ctx context.Context, a BundleArgs) error {
+	if a.OutDir == "" {
+		return errors.New("wrangler deploy --dry-run: an output directory is required")
+	}
+	args := append([]string{"deploy", "--dry-run", "--outdir=" + a.OutDir}, common(a.Config, a.Env)...)
+	if a.Metafile != "" {
+		args = append(args, "--metafile="+a.Metafile)
+	}
+	args = append(args, a.Extra...)
+	_, err := r.run(ctx, "wrangler deploy --dry-run", args...)
+	return err
 }

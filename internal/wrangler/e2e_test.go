@@ -430,3 +430,82 @@ func TestE2EAccountFromMemberships(t *testing.T) {
 		t.Fatal("the worker was not deployed to the membership's account")
 	}
 }
+
+// TestE2EGradual drives the gradual flow with the real wrangler: a version
+// uploaded without traffic, split deployments at each step, the edge
+// serving by percentage and by the version-override header, then the new
+// version alone.
+func TestE2EGradual(t *testing.T) {
+	x := newE2E(t, "hello", "")
+	ctx := context.Background()
+	d1, err := x.runner.Deploy(ctx, DeployArgs{Message: "first", Tag: "1111111111111111111111111111111111111111"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := d1.VersionID
+	wranglertest.WriteCode(t, x.dir, "v2")
+	const sha2 = "2222222222222222222222222222222222222222"
+	up, err := x.runner.VersionsUpload(ctx, UploadArgs{Message: "-second [guard 2222222 normal]", Tag: sha2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.VersionID == "" || up.VersionID == old || up.WorkerName != "hello" {
+		t.Fatalf("upload = %+v", up)
+	}
+	v, err := x.api.Version(ctx, "hello", up.VersionID)
+	if err != nil || v.Tag != sha2 || v.Message != "-second [guard 2222222 normal]" {
+		t.Fatalf("uploaded version = %+v, %v", v, err)
+	}
+	if cur, err := x.api.LatestDeployment(ctx, "hello"); err != nil || !cur.Serves(old) {
+		t.Fatalf("an upload changed the deployment: %+v %v", cur, err)
+	}
+
+	for _, p := range []float64{0, 12.5, 50} {
+		depID, err := x.runner.VersionsDeploy(ctx, VersionsDeployArgs{
+			Shares: []Share{{up.VersionID, p}, {old, 100 - p}}, Message: "guard rollout step",
+		})
+		if err != nil {
+			t.Fatalf("step %g%%: %v", p, err)
+		}
+		cur, err := x.api.LatestDeployment(ctx, "hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if depID == "" || cur.ID != depID || len(cur.Versions) != 2 || cur.Versions[0].VersionID != up.VersionID || cur.Versions[0].Percentage != p || cur.Versions[1].Percentage != 100-p {
+			t.Fatalf("step %g%%: deployment %q, API %+v", p, depID, cur)
+		}
+		if cur.Message != "guard rollout step" {
+			t.Fatalf("deployment message %q", cur.Message)
+		}
+	}
+	served := x.emu.EdgeServed("hello")
+	if served[up.VersionID] != (cfemu.EdgeCount{}) {
+		t.Fatalf("no edge request was made, yet %+v", served)
+	}
+	depID, err := x.runner.VersionsDeploy(ctx, VersionsDeployArgs{Shares: []Share{{up.VersionID, 100}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := x.api.LatestDeployment(ctx, "hello"); cur == nil || cur.ID != depID || !cur.Serves(up.VersionID) {
+		t.Fatalf("final step: %+v", cur)
+	}
+
+	// Arguments guard refuses before wrangler runs.
+	for _, bad := range []VersionsDeployArgs{
+		{Shares: []Share{{"--name=evil", 100}}},
+		{Shares: []Share{{up.VersionID, 60}}},
+		{Shares: []Share{{up.VersionID, 50}, {old, 50}, {old, 0}}},
+		{Shares: []Share{{up.VersionID, 120}, {old, -20}}},
+	} {
+		if _, err := x.runner.VersionsDeploy(ctx, bad); err == nil {
+			t.Errorf("%+v was accepted", bad)
+		}
+	}
+
+	// A failure is wrangler's, with the API's message.
+	_, err = x.runner.VersionsDeploy(ctx, VersionsDeployArgs{Shares: []Share{{"00000000-0000-4000-8000-000000000000", 100}}})
+	var werr *Error
+	if !errors.As(err, &werr) || werr.ExitCode != 1 || !strings.Contains(werr.Message, "not found") {
+		t.Fatalf("unknown version: %v", err)
+	}
+}
