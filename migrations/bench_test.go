@@ -159,6 +159,20 @@ func BenchmarkCheck500(b *testing.B) {
 	}
 }
 
+// BenchmarkCheck500SchemaOnly is BenchmarkCheck500 on empty tables: the
+// comparison point of the row-aware replay's cost (goal: within 2x).
+func BenchmarkCheck500SchemaOnly(b *testing.B) {
+	files := generateFolder(500, 1)
+	in := Input{Dir: dir, Head: files}
+	b.ResetTimer()
+	for b.Loop() {
+		fs, err := Check(context.Background(), in, Options{SchemaOnly: true})
+		if err != nil || len(fs) != 0 {
+			b.Fatalf("Check: %v, %d findings", err, len(fs))
+		}
+	}
+}
+
 // BenchmarkCheck500OneNew is the usual push: 499 migrations on base are
 // replayed without diffing, the new one is diffed.
 func BenchmarkCheck500OneNew(b *testing.B) {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
 
 	"github.com/guardcm/guard/internal/report"
 )
@@ -14,9 +17,15 @@ import (
 // (bad SQL is a finding), and every finding must name a known rule, a
 // severity, a file of the folder and a message.
 func FuzzCheck(f *testing.F) {
-	for _, c := range splitCases {
-		f.Add(c.in)
+	// The new migrations of every rule folder: each exercises a rule.
+	for _, src := range ruleFolders(f) {
+		for _, fl := range txtar.Parse([]byte(src)).Files {
+			if strings.HasPrefix(fl.Name, "new/") {
+				f.Add(string(fl.Data))
+			}
+		}
 	}
+	f.Add("SELECT 1; SELECT 'a;b'; CREATE TRIGGER t AFTER INSERT ON users BEGIN SELECT 1; END;")
 	f.Add("ALTER TABLE users RENAME TO people;")
 	f.Add("CREATE TABLE n AS SELECT * FROM users; DROP TABLE users; ALTER TABLE n RENAME TO users;")
 	f.Add("ALTER TABLE users ADD COLUMN at TEXT DEFAULT (datetime('now'));")

@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"fmt"
+	"github.com/guardcm/guard/internal/sqlsplit"
 	"strings"
 )
 
@@ -62,10 +63,10 @@ func tempRefusal(what string) *d1Refusal {
 func leadingWords(stmt string, n int) []string {
 	var out []string
 	for _, t := range significantTokens(stmt, n) {
-		if t.kind != tokWord {
+		if t.Kind != sqlsplit.Word {
 			break
 		}
-		out = append(out, strings.ToUpper(stmt[t.start:t.end]))
+		out = append(out, strings.ToUpper(stmt[t.Start:t.End]))
 	}
 	return out
 }
@@ -95,11 +96,11 @@ func addedColumn(stmt string) (table, column string, ok bool) {
 		if i >= len(toks) {
 			return ""
 		}
-		return strings.ToUpper(stmt[toks[i].start:toks[i].end])
+		return strings.ToUpper(stmt[toks[i].Start:toks[i].End])
 	}
 	name := func(i int) string {
-		t := stmt[toks[i].start:toks[i].end]
-		if toks[i].kind == tokQuoted && len(t) >= 2 {
+		t := stmt[toks[i].Start:toks[i].End]
+		if toks[i].Kind == sqlsplit.Quoted && len(t) >= 2 {
 			t = t[1 : len(t)-1]
 		}
 		return t

@@ -18,8 +18,8 @@
 // base. Findings are reported for changed files only: a problem already on
 // base was reported when it landed and cannot be fixed without editing
 // applied history. The exceptions are removed, which is about base files by
-// nature, and apply-failed in an unchanged file that stops the replay before
-// a changed one (see below). When nothing changed, SQLite is not opened.
+// nature, and apply-failed in an unchanged file followed by changed ones
+// (see below). When nothing changed, SQLite is not opened.
 //
 // # File rules
 //
@@ -27,7 +27,8 @@
 // name; .sql files without a leading number come last.
 //
 //   - naming: a .sql name that starts with digits but is not NNNN_name.sql
-//     with Options.Digits digits (default 4, what wrangler writes).
+//     or NNNN.sql with Options.Digits digits (default 4, what wrangler
+//     writes; wrangler applies both forms).
 //   - stray-file: a .sql name with no leading number at all (INIT_ALL.sql,
 //     schema.sql). wrangler applies it anyway, after the numbered files, so
 //     it is replayed there too.
@@ -38,25 +39,118 @@
 //   - out-of-order: a file new against base numbered at or below the highest
 //     number on base: databases that applied base would run it late.
 //   - edited: same path, different bytes; the line is the first that differs.
+//     When only comments or whitespace changed (the SQL tokens are the
+//     same), it is a notice saying so, and the file counts as unchanged.
 //   - removed: a base file missing at the head; when a new file has its exact
 //     content the message says it was renamed (wrangler would run it again).
 //
+// # The D1 facts the replay rests on
+//
+// Each with its source (Cloudflare's documentation unless said otherwise):
+//
+//   - D1 enforces foreign keys in every query and migration, as if PRAGMA
+//     foreign_keys = on; every query runs inside an implicit transaction,
+//     so user SQL cannot turn them off. PRAGMA defer_foreign_keys = on
+//     defers the checks to the end of the transaction, and does not stop
+//     ON DELETE CASCADE. ("Define foreign keys",
+//     https://developers.cloudflare.com/d1/sql-api/foreign-keys/, and the
+//     defer_foreign_keys entry of "SQL statements".)
+//   - D1 supports these PRAGMA statements: table_list, table_info,
+//     table_xinfo, index_list, index_info, index_xinfo, quick_check,
+//     foreign_key_check, foreign_key_list, case_sensitive_like,
+//     ignore_check_constraints, legacy_alter_table, recursive_triggers,
+//     reverse_unordered_selects, foreign_keys, defer_foreign_keys, optimize;
+//     "D1 PRAGMA statements only apply to the current transaction". ("SQL
+//     statements", https://developers.cloudflare.com/d1/sql-api/sql-statements/.)
+//   - D1 refuses temporary tables and views with "not authorized"
+//     (SQLITE_AUTH): workerd's authorizer denies the temp schema (D1
+//     maintainer in cloudflare/workers-sdk#4298, pointing at workerd's
+//     sqlite.c++). Remote D1 rejects BEGIN/COMMIT/SAVEPOINT in a migration
+//     (observed, shared/notes/wrangler-offline.md; D1's error names the
+//     JavaScript transaction APIs instead).
+//   - wrangler applies each migration file as one query inside a
+//     transaction, in numeric order, and records it in d1_migrations by name
+//     only; a failing file is rolled back ("Migrations",
+//     https://developers.cloudflare.com/d1/reference/migrations/, and
+//     observed with wrangler 4.86).
+//   - From SQLite's own rules, which D1 runs: DROP TABLE first deletes the
+//     table's rows (so children declared ON DELETE CASCADE lose theirs and
+//     other children make the drop fail once they hold rows; the deferred
+//     count of violations it adds is only cleared by a rollback), and ALTER
+//     TABLE ... RENAME rewrites the children's REFERENCES to the new name
+//     (https://sqlite.org/foreignkeys.html, https://sqlite.org/lang_altertable.html).
+//
 // # Replay and schema diff
 //
-// Schema rules never look at SQL text for effects. The files are replayed
-// in order into a fresh in-memory SQLite database (modernc.org/sqlite), set
-// up like D1: foreign keys enforced, wrangler's d1_migrations table present.
-// Each file runs inside a savepoint, as D1 runs a file as one unit (so a
-// PRAGMA foreign_keys inside a file changes nothing, as on D1). Statements
-// come from Split, which cuts exactly where sqlite3_complete says a
-// statement ends (strings, quoted identifiers, comments and CREATE TRIGGER
-// bodies included); the fuzz test checks it against sqlite3_complete.
+// Schema rules never look at SQL text for effects. The baseline (Options.
+// Baseline: a schema production got outside the folder) and then the files
+// are replayed in order into a fresh in-memory SQLite database
+// (modernc.org/sqlite), set up like D1: foreign keys enforced, wrangler's
+// d1_migrations table present, each file in one transaction (so PRAGMA
+// foreign_keys inside a file changes nothing and defer_foreign_keys lasts
+// until the file's commit, as on D1). Statements come from
+// internal/sqlsplit, where SQLite's own sqlite3_complete decides where a
+// statement ends (the emulated D1 of internal/cfemu uses the same splitter).
+//
+// Every statement runs in a savepoint. A statement SQLite refuses is
+// reported and undone, and the replay goes on with the next one (best
+// effort), so later statements and files are still checked; findings after
+// the first failure say so. Plain apply-failed is reported once per file
+// (later statements that fail on a missing or duplicate name, or a syntax
+// error, are counted into it); failures with a precise rule (fk-violation,
+// not-null-no-default, d1-unsupported, resource-limit) are each reported.
+// A failure in an unchanged, already-applied file is a warning naming the
+// baseline option, and only when changed files follow it.
+//
+// # Rows in the tables
+//
+// Before each changed file, every table not seeded yet gets two synthetic
+// rows that satisfy its constraints: parents before children, foreign keys
+// pointing at existing parent rows, values distinct per row (so UNIQUE
+// holds), by column affinity (STRICT tables accept them); when SQLite
+// refuses (CHECK, triggers), plainer values are tried (defaults, NULL,
+// zero). A table no row satisfies is skipped, and a file that uses it gets
+// a rows-skipped notice. Options.SchemaOnly replays on empty tables (the
+// comparison point of the cost). Row-level rules:
+//
+//   - cascade-delete: a data statement (DELETE, DROP TABLE, REPLACE) is
+//     compiled first with EXPLAIN, so SQLite's authorizer names the table it
+//     deletes from; the rows of every table its foreign keys reach are
+//     counted before and after, and rows that vanished from a table the
+//     statement does not name went with a cascade. A cascade into tables the
+//     file drops anyway is folded into their drop-table findings.
+//   - fk-violation: FOREIGN KEY constraint failed, from a statement or from
+//     the file's commit (deferred checks); the message names the children.
+//   - fk-dangling: at the end of the file a table keeps a foreign key to a
+//     table that no longer exists (the rename-first rebuild moves the
+//     children's references to the old name, then drops it).
+//   - dqs-literal: SQLite compiled a double-quoted name into a string
+//     constant (OP_String8 in the EXPLAIN program) because no table in scope
+//     has that column; the rows get the name as their value.
+//   - not-null-no-default: NULL reaching a NOT NULL column (SQLite's
+//     "NOT NULL constraint failed" on the rows), and ADD COLUMN NOT NULL
+//     without default on a table with rows. A rebuild whose copy gave every
+//     row a value (the rebuilt table holds the rows) is no finding.
+//   - pragma-no-effect: PRAGMA foreign_keys = off. d1-unsupported: what D1
+//     refuses (above), and VACUUM.
+//
+// # Bounds
+//
+// Each file runs under Options.FileTimeout (default 10 s) and may grow the
+// database by Options.FileMemory (default 256 MiB: SQLite's max_page_count
+// set per file); while a check runs, SQLite's process-wide hard heap limit
+// is four times that. Hitting a limit is a resource-limit finding that
+// names the limit (SQLite rolls the file back), never an internal error.
+// Guard's own work per statement is proportional to what the statement
+// changed (the schema snapshot is an overlay; after CREATE statements only
+// the new rows of sqlite_schema are read), so the replay adds cost linear
+// in the schema's size; SQLite itself re-reads its schema table after each
+// CREATE (BenchmarkTables shows both).
 //
 // In changed files the schema (sqlite_schema plus pragma table_xinfo,
-// table_list, index_list, index_info and foreign_key_list) is read after
-// every statement that changed it and compared with the schema before, and
-// a lineage follows each table through the file:
-//
+// index_list, index_info and foreign_key_list) is read after every
+// statement that changed it and compared with the schema before, and a
+// lineage follows each table through the file:
 //   - one statement that removes exactly one table and adds one with the same
 //     columns is ALTER TABLE ... RENAME TO (nothing else in SQLite does that);
 //   - in one statement a column that vanishes while another appears at the
@@ -92,23 +186,19 @@
 //     before the file, unless a unique column set the table already had is
 //     contained in it (widening is safe) or it includes a column added in
 //     this file without a default (all NULL, and NULLs never collide).
-//   - The replay's tables are empty but production's are not. An ALTER TABLE
-//     that adds a column SQLite may refuse on a table with rows (a default
-//     that is not a plain literal, such as CURRENT_TIMESTAMP; a STORED
-//     generated column; a foreign key with a non-NULL default) is undone,
-//     run again against the table holding one made-up row, and redone; if
-//     SQLite refuses it there, that is apply-failed with SQLite's message.
+//   - The tables hold rows, so an ALTER TABLE that SQLite refuses only on a
+//     table with rows (a non-constant default such as CURRENT_TIMESTAMP, a
+//     STORED generated column, a foreign key with a non-NULL default) fails
+//     in the replay as in production: apply-failed with SQLite's message.
 //   - apply-failed carries SQLite's own message and the statement's line.
-//     Replay stops at the first file that fails (later files would fail or
-//     pass for the wrong reasons); the message lists the changed files that
-//     were therefore not checked. When the failing file is unchanged but
-//     changed files follow it, it is still reported, on that base file, since
-//     otherwise the changed files would pass unchecked. Postgres or MySQL
-//     files are simply files SQLite refuses.
+//     Postgres or MySQL files are simply files SQLite refuses.
 //   - The authorizer refuses what a migration must not do to the machine
 //     running the check and what D1 does not offer: ATTACH/DETACH,
 //     transaction control, PRAGMA writable_schema, setting schema_version,
-//     load_extension(). A statement runs at most Options.StatementTimeout.
+//     load_extension().
+//   - DROP INDEX of an index on a column the file then drops is folded into
+//     the drop-column finding; DROP TABLE IF EXISTS of a table the replay
+//     never had is a notice (production may hold it).
 //
 // # Statement rules
 //
@@ -118,7 +208,7 @@
 //   - transaction: BEGIN [DEFERRED|IMMEDIATE|EXCLUSIVE|TRANSACTION],
 //     COMMIT/END [TRANSACTION], ROLLBACK [TRANSACTION|TO], SAVEPOINT, RELEASE.
 //     Remote D1 rejects them. They are not replayed (D1 runs the file as one
-//     unit). "END IF;" of a pasted PL/pgSQL block is not END. Trigger bodies
+//     transaction). "END IF;" of a pasted PL/pgSQL block is not END. Trigger bodies
 //     are inside one CREATE TRIGGER statement and never count.
 //   - unbounded-dml: DELETE or UPDATE (after an optional WITH clause) with no
 //     WHERE at parenthesis depth 0.

@@ -3,6 +3,7 @@ package migrations
 import (
 	"bytes"
 	"fmt"
+	"github.com/guardcm/guard/internal/sqlsplit"
 	"path"
 	"sort"
 	"strconv"
@@ -271,22 +272,22 @@ func sameSQL(a, b string) bool {
 	next := func(s string, k int) (token, int) {
 		for k < len(s) {
 			t := scan(s, k)
-			k = t.end
-			switch t.kind {
-			case tokSpace, tokLineComment, tokBlockComment:
+			k = t.End
+			switch t.Kind {
+			case sqlsplit.Space, sqlsplit.LineComment, sqlsplit.BlockComment:
 				continue
 			}
 			return t, k
 		}
-		return token{start: -1}, k
+		return token{Start: -1}, k
 	}
 	for {
 		ta, ni := next(a, i)
 		tb, nj := next(b, j)
-		if ta.start < 0 || tb.start < 0 {
-			return ta.start < 0 && tb.start < 0
+		if ta.Start < 0 || tb.Start < 0 {
+			return ta.Start < 0 && tb.Start < 0
 		}
-		if a[ta.start:ta.end] != b[tb.start:tb.end] {
+		if a[ta.Start:ta.End] != b[tb.Start:tb.End] {
 			return false
 		}
 		i, j = ni, nj

@@ -412,14 +412,13 @@ func (r *replayer) begin(ctx context.Context) error {
 	return nil
 }
 
-// run executes one statement of a migration inside a savepoint, with the
-// authorizer recording. On success the savepoint stays open for the caller
-// (release); on failure the statement is undone and the failure returned,
-// so that the replay can go on with the rest of the file.
+// run executes one statement of a migration with the authorizer
+// recording. SQLite makes every statement atomic: one that fails is undone
+// and the transaction goes on, so the replay can go on with the rest of
+// the file. Only the errors SQLite documents as possibly rolling back the
+// whole transaction (out of memory, database full, I/O, busy, interrupt)
+// end the file: it is then rolled back for certain, as D1 would.
 func (r *replayer) run(ctx, fctx context.Context, st Statement) (*failure, error) {
-	if err := r.execInternal(ctx, "SAVEPOINT guard_stmt"); err != nil {
-		return nil, fmt.Errorf("replay: %w", err)
-	}
 	r.rec.start()
 	_, err := r.conn.ExecContext(fctx, st.Text)
 	r.rec.stop()
@@ -430,23 +429,20 @@ func (r *replayer) run(ctx, fctx context.Context, st Statement) (*failure, error
 		return nil, ctx.Err()
 	}
 	f := r.classify(ctx, fctx, st, err)
-	if rerr := r.execInternal(ctx, "ROLLBACK TO guard_stmt"); rerr != nil {
-		// SQLite rolled back the whole transaction (out of memory, disk
-		// full, interrupt): the file's earlier statements are gone too.
-		f.txLost, r.inTx = true, false
+	switch sqliteCode(err) {
+	case sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_INTERRUPT:
+		f.txLost = true
+	}
+	if fctx.Err() != nil {
+		f.txLost = true
+	}
+	if f.txLost {
+		_ = r.execInternal(ctx, "ROLLBACK") // fails only when SQLite already rolled back
+		r.inTx = false
 		r.ld.invalidate()
-	} else if rerr := r.execInternal(ctx, "RELEASE guard_stmt"); rerr != nil {
-		return nil, fmt.Errorf("replay: %w", rerr)
 	}
 	r.stale = true
 	return f, nil
-}
-
-func (r *replayer) release(ctx context.Context) error {
-	if err := r.execInternal(ctx, "RELEASE guard_stmt"); err != nil {
-		return fmt.Errorf("replay: %w", err)
-	}
-	return nil
 }
 
 // afterExec notes whether the statement changed the schema.
@@ -606,9 +602,6 @@ func (r *replayer) replayPlain(ctx, fctx context.Context, st Statement) (*failur
 	if err != nil || fail != nil {
 		return fail, err
 	}
-	if err := r.release(ctx); err != nil {
-		return nil, err
-	}
 	_, err = r.afterExec(ctx)
 	return nil, err
 }
@@ -638,9 +631,6 @@ func (r *replayer) replayDetailed(ctx, fctx context.Context, st Statement, tr *t
 			fail.msg = fmt.Sprintf("%s (rows of %s reference the rows this statement deletes)", fail.msg, strings.Join(names, ", "))
 		}
 		return fail, nil
-	}
-	if err := r.release(ctx); err != nil {
-		return nil, err
 	}
 	fw.noteD1(r.rec, st)
 	readers, writers := tr.resolve(r.rec.reads), tr.resolve(r.rec.writes)

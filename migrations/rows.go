@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/guardcm/guard/internal/sqlsplit"
 	"sort"
 	"strings"
 
@@ -526,15 +527,15 @@ func (fw *fileWatch) dqsLiterals(st Statement, strs []string) {
 	var quoted []string
 	for i := 0; i < len(st.Text); {
 		t := scan(st.Text, i)
-		i = t.end
-		if t.open || t.end-t.start < 2 {
+		i = t.End
+		if t.Open || t.End-t.Start < 2 {
 			continue
 		}
 		switch {
-		case t.kind == tokString:
-			single[strings.ReplaceAll(st.Text[t.start+1:t.end-1], "''", "'")]++
-		case t.kind == tokQuoted && st.Text[t.start] == '"':
-			quoted = append(quoted, strings.ReplaceAll(st.Text[t.start+1:t.end-1], `""`, `"`))
+		case t.Kind == sqlsplit.String:
+			single[strings.ReplaceAll(st.Text[t.Start+1:t.End-1], "''", "'")]++
+		case t.Kind == sqlsplit.Quoted && st.Text[t.Start] == '"':
+			quoted = append(quoted, strings.ReplaceAll(st.Text[t.Start+1:t.End-1], `""`, `"`))
 		}
 	}
 	seen := map[string]bool{}
@@ -672,11 +673,11 @@ func dropTarget(stmt string) string {
 		return "?"
 	}
 	at := 4
-	if len(toks) >= 7 && stmt[toks[5].start:toks[5].end] == "." {
+	if len(toks) >= 7 && stmt[toks[5].Start:toks[5].End] == "." {
 		at = 6
 	}
-	name := stmt[toks[at].start:toks[at].end]
-	if toks[at].kind == tokQuoted && len(name) >= 2 {
+	name := stmt[toks[at].Start:toks[at].End]
+	if toks[at].Kind == sqlsplit.Quoted && len(name) >= 2 {
 		name = name[1 : len(name)-1]
 	}
 	return name

@@ -19,6 +19,9 @@ echo "bench.sh: $count runs of each benchmark; the table shows medians" >&2
 run ./hooks 'BenchmarkCommit$' 60x
 run ./hooks 'BenchmarkPrePush100$' 10x
 run ./migrations 'BenchmarkCheck500' 3x
+# The schema-size goal: one run each (the 10,000-table replays take minutes
+# on a shared machine), guard next to SQLite alone on the same files.
+count=1 run ./migrations 'BenchmarkTables' 1x
 run ./deploy 'BenchmarkCleanTree$' 10x
 run ./deploy 'BenchmarkDeployOverhead$' 10x
 run ./deploy 'BenchmarkPristineDeploy$' 3x
@@ -41,6 +44,14 @@ row "git rev-list, 100 new commits, 13k files" "$(ms BenchmarkPrePush100/git-rev
 row "guard pre-push, 100 new commits, 13k files" "$(ms BenchmarkPrePush100/guard-pre-push)" "<= 100 ms"
 row "guard migrations check, 500 migrations (all new)" "$(ms BenchmarkCheck500)" "<= 1000 ms"
 row "guard migrations check, 500 migrations (1 new)" "$(ms BenchmarkCheck500OneNew)" ""
+r=$(ms BenchmarkCheck500); e=$(ms BenchmarkCheck500SchemaOnly)
+row "guard migrations check, 500 migrations, empty tables" "$e" "rows <= 2x empty: $(awk -v a="$r" -v b="$e" 'BEGIN{printf "%.2fx", a/b}')"
+for n in 2000 10000; do
+  q=$(ms "BenchmarkTables/$n/sqlite-only"); g=$(ms "BenchmarkTables/$n/rows"); z=$(ms "BenchmarkTables/$n/schema-only")
+  row "SQLite alone, $n tables (one file per 10)" "$q" ""
+  row "guard, $n tables, empty tables" "$z" ""
+  row "guard, $n tables, with rows" "$g" "guard's own: $(awk -v a="$g" -v b="$q" 'BEGIN{printf "%.0f ms", a-b}')"
+done
 g=$(ms BenchmarkCleanTree/git-status-porcelain); d=$(ms BenchmarkCleanTree/guard-check-tree)
 row "git status --porcelain, 13k files" "$g" ""
 row "guard deploy clean-tree check, 13k files" "$d" "<= 1.5x git status: $(awk -v a="$d" -v b="$g" 'BEGIN{printf "%.2fx", a/b}')"

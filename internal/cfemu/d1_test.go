@@ -180,7 +180,7 @@ func TestSplitSQL(t *testing.T) {
 		{"SELECT 1", []statement{{SQL: "SELECT 1", Keyword: "SELECT"}}},
 		{"select 1;;  ;select 2;", []statement{{SQL: "select 1", Keyword: "SELECT"}, {SQL: "select 2", Keyword: "SELECT"}}},
 		{"INSERT INTO t VALUES ('a;b', \"c;d\", `e;f`, [g;h]); -- x;y\nSELECT 2 /* ; */",
-			[]statement{{SQL: "INSERT INTO t VALUES ('a;b', \"c;d\", `e;f`, [g;h])", Keyword: "INSERT"}, {SQL: "-- x;y\nSELECT 2 /* ; */", Keyword: "SELECT"}}},
+			[]statement{{SQL: "INSERT INTO t VALUES ('a;b', \"c;d\", `e;f`, [g;h])", Keyword: "INSERT"}, {SQL: "SELECT 2", Keyword: "SELECT"}}},
 		{"SELECT 'it''s; fine'; SELECT 3", []statement{{SQL: "SELECT 'it''s; fine'", Keyword: "SELECT"}, {SQL: "SELECT 3", Keyword: "SELECT"}}},
 		{"CREATE TEMP TRIGGER tr AFTER INSERT ON t BEGIN SELECT CASE WHEN 1 THEN 2 END; UPDATE t SET x = 1; END; SELECT 1",
 			[]statement{{SQL: "CREATE TEMP TRIGGER tr AFTER INSERT ON t BEGIN SELECT CASE WHEN 1 THEN 2 END; UPDATE t SET x = 1; END", Keyword: "CREATE"}, {SQL: "SELECT 1", Keyword: "SELECT"}}},
