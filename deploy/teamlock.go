@@ -72,7 +72,7 @@ func LockTeam(ctx context.Context, repo *gitx.Repo, cfg *config.Config, worker s
 	case errors.As(err, &held):
 		hint := fmt.Sprintf("wait for that deploy to finish (its lease on %s expires at %s)", cfg.Remote, held.Holder.Expires.UTC().Format(time.RFC3339))
 		if held.Holder.Expired(now) {
-			hint = fmt.Sprintf("its lease expired at %s: 'guard deploy --break-lock' takes it over, and the deploy's record says so", held.Holder.Expires.UTC().Format(time.RFC3339))
+			hint = fmt.Sprintf("its lease expired at %s: the same command with --break-lock takes it over, and the deploy's record says so", held.Holder.Expires.UTC().Format(time.RFC3339))
 		} else if breakLock {
 			hint = "--break-lock only takes over an expired lease; " + hint
 		}
