@@ -53,7 +53,7 @@ func (d *deployer) rolloutPlan(ctx context.Context, commits []CommitCategory, ba
 	if last, err := unfinishedRollout(d.ledger, d.t.Worker, d.t.Account); err != nil {
 		return nil, fail.External(err)
 	} else if last != nil {
-		return nil, fail.Refused(fmt.Errorf("the gradual deploy of version %s (ledger record %d) is unfinished, at %s", orUnknown(last.Rollout.NewVersion), last.Ref, where(last.Rollout)),
+		return nil, fail.Refused(fmt.Errorf("the gradual deploy of version %s (ledger record %d) is unfinished, at %s", last.Rollout.Version(), last.Ref, last.Rollout.Where()),
 			"finish it first: guard deploy --resume goes on, guard deploy --abort goes back to the previous version")
 	}
 	var plan *rollout.Plan
@@ -160,6 +160,9 @@ func (d *deployer) startRollout(ctx context.Context, api *cfapi.Client, plan *ro
 			"finish the rollout in progress first: guard deploy --resume, or guard deploy --abort (guard history shows its steps)")
 	}
 	d.voice.Say("gradual deploy of %s (%s, from %s), from version %s", d.t.Worker, plan.Describe(), plan.Source, cur.Versions[0].VersionID)
+	if len(d.cfg.Deploy.Verify) == 0 && len(d.cfg.Deploy.Health) == 0 {
+		d.voice.Warn("no verify commands and no [[deploy.health]] checks are configured: every step passes unchecked, so the 0%% step proves nothing")
+	}
 	return rollout.NewState(plan, cur.Versions[0].VersionID, cur.ID), nil
 }
 
@@ -187,7 +190,7 @@ func (d *deployer) gradual(ctx context.Context, runner *wrangler.Runner, api *cf
 	}
 	d.voice.Say("uploading %s from %s without traffic: %s", t.Worker, gitx.ShortHash(d.res.Commit), d.res.Message)
 	uploadDir := b.OutDir + "-upload"
-	up, err := runner.VersionsUpload(ctx, wrangler.UploadArgs{
+	up, err := runner.VersionsUpload(ctx, wrangler.DeployArgs{
 		Config: b.Config, Env: t.Env, Message: d.res.Message, Tag: Tag(d.res.Commit), Extra: d.o.ExtraArgs,
 		OutDir: uploadDir,
 	})
@@ -287,19 +290,25 @@ func (d *deployer) runRollout(ctx context.Context, drv *rolloutDriver, st *rollo
 	var de *rollout.DeployError
 	switch {
 	case errors.Is(err, rollout.ErrInterrupted):
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), returnTimeout)
+		defer cancel()
+		// wrangler may have made the next step's deployment before it was
+		// stopped: what users saw is what the API serves.
+		d.catchUp(rctx, drv, st)
 		if d.o.Interrupted != nil && !d.o.Interrupted() {
-			d.voice.Say("the gradual deploy of version %s is left at %s, as the ledger records it", st.NewVersion, where(st))
+			if err := drv.Save(st); err != nil {
+				d.voice.Warn("%v", err)
+			}
+			d.voice.Say("the gradual deploy of version %s is left at %s, as the ledger records it", st.NewVersion, st.Where())
 			d.voice.Say("hint: finish it with guard deploy --resume, or go back to version %s with guard deploy --abort", st.OldVersion)
 			return ctx.Err()
 		}
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), returnTimeout)
-		defer cancel()
-		d.voice.Say("interrupted at %s: back to version %s at 100%%", where(st), st.OldVersion)
+		d.voice.Say("interrupted at %s: back to version %s at 100%%", st.Where(), st.OldVersion)
 		if rerr := rollout.Return(rctx, st, drv, rollout.PhaseAborted); rerr != nil {
 			return fail.External(fmt.Errorf("interrupted, and %w", rerr),
 				"the rollout's record stays pending: guard deploy --abort retries the return, guard deploy --resume goes on")
 		}
-		if ferr := d.closeRollout(rctx, drv, st, "interrupted by the operator at "+where(st)); ferr != nil {
+		if ferr := d.closeRollout(rctx, drv, st, "interrupted by the operator at "+st.Where()); ferr != nil {
 			return ferr
 		}
 		return ctx.Err()
@@ -318,12 +327,12 @@ func (d *deployer) runRollout(ctx context.Context, drv *rolloutDriver, st *rollo
 			return fail.External(errors.Join(errors.New(Summarize(cause)), rerr),
 				"the rollout's record stays pending: guard deploy --abort retries the return once the cause is fixed")
 		}
-		if ferr := d.closeRollout(ctx, drv, st, "stopped at "+where(st)+": "+Summarize(cause)); ferr != nil {
+		if ferr := d.closeRollout(ctx, drv, st, "stopped at "+st.Where()+": "+Summarize(cause)); ferr != nil {
 			return ferr
 		}
 		return fail.External(errors.New(Summarize(cause)), fmt.Sprintf("version %s serves 100%% again", st.OldVersion))
 	case err != nil:
-		return fail.External(err, "the rollout's record stays pending at "+where(st)+": guard deploy --resume or --abort")
+		return fail.External(err, "the rollout's record stays pending at "+st.Where()+": guard deploy --resume or --abort")
 	}
 	if out.Completed {
 		return d.closeRollout(ctx, drv, st, "")
@@ -340,12 +349,29 @@ func (d *deployer) runRollout(ctx context.Context, drv *rolloutDriver, st *rollo
 	return fail.Refused(summary, fmt.Sprintf("users saw the new version (up to %s%%): complete the emergency-change record %s within 24 hours", rollout.FormatPercent(st.MaxPercent()), d.res.Final.RecordFile))
 }
 
-// where says which step a rollout is at.
-func where(st *rollout.State) string {
-	if st.Step < 0 {
-		return "its upload (no deployment yet)"
+// catchUp brings st up to the deployment the API shows serving (a step
+// whose deployment exists but was not recorded). Failures are warnings:
+// the state as recorded stands.
+func (d *deployer) catchUp(ctx context.Context, drv *rolloutDriver, st *rollout.State) {
+	deps, err := drv.api.Deployments(ctx, d.t.Worker)
+	if err != nil || len(deps) == 0 {
+		d.voice.Warn("what %s serves could not be read (%v): going by the rollout's record", d.t.Worker, err)
+		return
 	}
-	return fmt.Sprintf("step %d of %d (%s%%)", st.Step+1, len(st.Steps), rollout.FormatPercent(st.Steps[st.Step]))
+	if err := rollout.Locate(st, served(deps[0]), time.Now().UTC()); err != nil {
+		d.voice.Warn("%v", err)
+		return
+	}
+	drv.serving = deps[0].ID
+}
+
+// served is a deployment as the rollout engine reads it.
+func served(dep cfapi.Deployment) rollout.Served {
+	out := rollout.Served{ID: dep.ID}
+	for _, v := range dep.Versions {
+		out.Shares = append(out.Shares, rollout.Share{VersionID: v.VersionID, Percent: v.Percentage})
+	}
+	return out
 }
 
 // closeRollout writes the rollout's final record: succeeded when it
@@ -556,7 +582,7 @@ func (r *rolloutDriver) Save(st *rollout.State) error {
 		rec.DeploymentID = st.Deployments[n-1].DeploymentID
 	}
 	if _, err := r.d.ledger.Append(rec); err != nil {
-		return fmt.Errorf("recording the rollout's %s: %w", where(st), err)
+		return fmt.Errorf("recording the rollout's %s: %w", st.Where(), err)
 	}
 	return nil
 }
@@ -625,7 +651,7 @@ func (d *deployer) finish(ctx context.Context, abort bool) error {
 	api := cfapi.New(o.Token, t.Account, o.APIOptions...)
 	runner := wrangler.ForAccount(wcmd, repo.Root, o.Token, t.Account, o.Stdout, d.stderr)
 	drv := &rolloutDriver{d: d, runner: runner, api: api, pending: pending, config: t.ConfigPath}
-	d.voice.Say("gradual deploy of %s version %s (ledger record %d) stopped at %s", t.Worker, orUnknown(st.NewVersion), last.Ref, where(st))
+	d.voice.Say("gradual deploy of %s version %s (ledger record %d) stopped at %s", t.Worker, st.Version(), last.Ref, st.Where())
 
 	if st.NewVersion == "" {
 		st.Phase = rollout.PhaseAborted
@@ -644,12 +670,8 @@ func (d *deployer) finish(ctx context.Context, abort bool) error {
 		}
 		return fail.External(fmt.Errorf("reading what %s serves: %w", t.Worker, err), "the rollout's record stays pending; try again once the API answers")
 	}
-	cur := rollout.Served{ID: deps[0].ID}
-	for _, v := range deps[0].Versions {
-		cur.Shares = append(cur.Shares, rollout.Share{VersionID: v.VersionID, Percent: v.Percentage})
-	}
-	drv.serving = cur.ID
-	if lerr := rollout.Locate(st, cur, time.Now().UTC()); lerr != nil {
+	drv.serving = deps[0].ID
+	if lerr := rollout.Locate(st, served(deps[0]), time.Now().UTC()); lerr != nil {
 		if !abort {
 			return fail.Refused(fmt.Errorf("not resuming: %w", lerr),
 				"someone deployed in between: look at guard history; guard deploy --abort closes this rollout's record without deploying")
@@ -662,7 +684,7 @@ func (d *deployer) finish(ctx context.Context, abort bool) error {
 		if err := rollout.Return(ctx, st, drv, rollout.PhaseAborted); err != nil {
 			return fail.External(err, "the rollout's record stays pending; guard deploy --abort again once the cause is fixed")
 		}
-		return d.closeRollout(ctx, drv, st, "aborted by the operator (guard deploy --abort) at "+where(st))
+		return d.closeRollout(ctx, drv, st, "aborted by the operator (guard deploy --abort) at "+st.Where())
 	}
 	if st.Return != nil {
 		return fail.Refused(fmt.Errorf("version %s serves 100%% again (deployment %s): there is nothing to resume", st.OldVersion, st.Return.DeploymentID),
@@ -671,15 +693,8 @@ func (d *deployer) finish(ctx context.Context, abort bool) error {
 	if _, err := runner.CheckVersion(ctx); err != nil {
 		return fail.External(err, "install wrangler (npm install --save-dev wrangler), or set [deploy] wrangler in guard.toml")
 	}
-	d.voice.Say("resuming at %s", where(st))
+	d.voice.Say("resuming at %s", st.Where())
 	return d.runRollout(ctx, drv, st)
-}
-
-func orUnknown(s string) string {
-	if s == "" {
-		return "(not uploaded)"
-	}
-	return s
 }
 
 // unfinishedRollout is the newest record of an unfinished gradual deploy of

@@ -38,7 +38,7 @@ func BenchmarkRolloutStep(b *testing.B) {
 	account := cfemu.DefaultAccountID
 	api := cfapi.New("t", account, cfapi.WithBaseURL(base), cfapi.WithRetries(0))
 	// Two versions of "api": the old one deployed, the new one uploaded.
-	oldV, newV := seedTwoVersions(b, base, account)
+	oldV, newV := seedVersions(b, base, account)
 
 	cfg := config.Defaults()
 	cfg.Deploy.Health = []config.Health{{URL: srv.URL + cfemu.EdgePrefix + "api/health", Status: 200, Retries: 0, Timeout: config.Duration{Duration: 5 * time.Second}}}
@@ -56,27 +56,7 @@ func BenchmarkRolloutStep(b *testing.B) {
 	fakeWrangler := func(ctx context.Context, a wrangler.VersionsDeployArgs) (string, error) {
 		start := time.Now()
 		defer func() { wranglerTime += time.Since(start) }()
-		var vs []map[string]any
-		for _, s := range a.Shares {
-			vs = append(vs, map[string]any{"version_id": s.VersionID, "percentage": s.Percent})
-		}
-		body, _ := json.Marshal(map[string]any{"strategy": "percentage", "versions": vs, "annotations": map[string]string{"workers/message": a.Message}})
-		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/accounts/"+account+"/workers/scripts/api/deployments", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer t")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return "", err
-		}
-		defer resp.Body.Close()
-		var env struct {
-			Result struct {
-				ID string `json:"id"`
-			} `json:"result"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || resp.StatusCode != 200 {
-			return "", fmt.Errorf("deploy: %d %v", resp.StatusCode, err)
-		}
-		return env.Result.ID, nil
+		return postDeployment(ctx, base, account, a.Shares, a.Message)
 	}
 
 	steps := 0
@@ -107,10 +87,35 @@ func BenchmarkRolloutStep(b *testing.B) {
 	b.ReportMetric(float64(wranglerTime.Microseconds())/1000/float64(steps), "wrangler-stand-in-ms/step")
 }
 
-// seedTwoVersions creates worker "api" with a deployed version and a second
+// postDeployment makes the API call `wrangler versions deploy` makes.
+func postDeployment(ctx context.Context, base, account string, shares []wrangler.Share, message string) (string, error) {
+	var vs []map[string]any
+	for _, s := range shares {
+		vs = append(vs, map[string]any{"version_id": s.VersionID, "percentage": s.Percent})
+	}
+	body, _ := json.Marshal(map[string]any{"strategy": "percentage", "versions": vs, "annotations": map[string]string{"workers/message": message}})
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/accounts/"+account+"/workers/scripts/api/deployments", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer t")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Result struct {
+			ID string `json:"id"`
+		} `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || resp.StatusCode != 200 {
+		return "", fmt.Errorf("deploy: %d %v", resp.StatusCode, err)
+	}
+	return env.Result.ID, nil
+}
+
+// seedVersions creates worker "api" with a deployed version and a second
 // one uploaded without a deployment, as `versions upload` leaves it.
-func seedTwoVersions(b *testing.B, base, account string) (oldV, newV string) {
-	b.Helper()
+func seedVersions(tb testing.TB, base, account string) (oldV, newV string) {
+	tb.Helper()
 	upload := func(method, path string) string {
 		var buf bytes.Buffer
 		ct := writeUpload(&buf)
@@ -119,14 +124,14 @@ func seedTwoVersions(b *testing.B, base, account string) (oldV, newV string) {
 		req.Header.Set("Content-Type", ct)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			b.Fatal(err)
+			tb.Fatal(err)
 		}
 		defer resp.Body.Close()
 		var env struct {
 			Result map[string]any `json:"result"`
 		}
 		if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || resp.StatusCode != 200 {
-			b.Fatalf("upload: %d %v", resp.StatusCode, err)
+			tb.Fatalf("upload: %d %v", resp.StatusCode, err)
 		}
 		if id, ok := env.Result["deployment_id"].(string); ok {
 			return id

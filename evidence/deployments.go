@@ -53,10 +53,13 @@ type Deployment struct {
 	// Listed reports whether the Cloudflare API lists the deployment.
 	Listed bool `json:"listed"`
 	// Versions is the traffic split when more than one version serves.
-	Versions    []VersionShare `json:"versions,omitempty"`
-	FromVersion string         `json:"from_version,omitempty"`
-	Reason      string         `json:"reason,omitempty"`
-	Error       string         `json:"error,omitempty"`
+	Versions []VersionShare `json:"versions,omitempty"`
+	// Step places a deployment in a gradual deploy (one item per step,
+	// and one for the return to the old version).
+	Step        *history.RolloutStep `json:"rollout_step,omitempty"`
+	FromVersion string               `json:"from_version,omitempty"`
+	Reason      string               `json:"reason,omitempty"`
+	Error       string               `json:"error,omitempty"`
 	// Record and RecordState are a rollback's emergency-change record.
 	Record      string `json:"record,omitempty"`
 	RecordState string `json:"record_state,omitempty"`
@@ -180,7 +183,7 @@ func Deployments(ctx context.Context, o DeploymentOptions) (*Document, error) {
 			VersionID: e.VersionID, DeploymentID: e.DeploymentID, Commit: e.Commit,
 			Categories: e.Categories, Operator: e.Operator, Verified: e.Verified, Source: e.Source,
 			Message: e.Message, Listed: e.Listed,
-			FromVersion: e.FromVersion, Reason: e.Reason, Error: e.Error,
+			FromVersion: e.FromVersion, Reason: e.Reason, Error: e.Error, Step: e.Step,
 		}
 		for _, v := range e.Versions {
 			d.Versions = append(d.Versions, VersionShare{VersionID: v.VersionID, Percentage: v.Percentage})

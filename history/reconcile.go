@@ -10,7 +10,6 @@ import (
 
 	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/ledger"
-	"github.com/guardcm/guard/rollout"
 )
 
 // DeploymentsListCap is how many deployments the API lists at most (the
@@ -89,21 +88,6 @@ func Reconcile(rec ledger.Record, deps []cfapi.Deployment, claimed map[string]bo
 		Why: fmt.Sprintf("no deployment of commit %s appeared after the pending record (wrangler did not finish)", gitx.ShortHash(rec.Commit))}
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "(not uploaded)"
-	}
-	return s
-}
-
-// stoppedAt says where a stopped gradual deploy is.
-func stoppedAt(st *rollout.State) string {
-	if st.Step < 0 {
-		return "its upload, before any deployment"
-	}
-	return fmt.Sprintf("step %d of %d (%s%%)", st.Step+1, len(st.Steps), rollout.FormatPercent(st.Steps[st.Step]))
-}
-
 // reconcile settles the local pending operations against the API, under
 // the worker's deploy lock, and appends their outcomes.
 func reconcile(ctx context.Context, src Source, worker string, ops []*op, deps []cfapi.Deployment, versions *versionCache, fetched bool) ([]string, error) {
@@ -117,7 +101,7 @@ func reconcile(ctx context.Context, src Source, worker string, ops []*op, deps [
 				// --resume or --abort may finish it (the API shows a split
 				// that no reconciliation rule describes).
 				warnings = append(warnings, fmt.Sprintf("the gradual deploy of version %s (ledger record %d) stopped at %s: finish it with guard deploy --resume, or undo it with guard deploy --abort",
-					orNone(st.NewVersion), o.seq, stoppedAt(st)))
+					st.Version(), o.seq, st.Where()))
 				continue
 			}
 			pending = append(pending, o)

@@ -45,15 +45,7 @@ func TestCorpusScore(t *testing.T) {
 	var tp, fp int
 	found := map[string]bool{}
 	for _, s := range d1Scenarios {
-		in := Input{Dir: dir, Head: d1Files(t, s.head), HasBase: !s.nobase}
-		if !s.nobase {
-			in.Base = d1Files(t, s.base)
-		}
-		got, err := Check(context.Background(), in, Options{Digits: s.digits})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, g := range got {
+		for _, g := range scenarioFindings(t, s) {
 			if g.Severity == report.SeverityNotice {
 				continue
 			}
@@ -76,4 +68,19 @@ func TestCorpusScore(t *testing.T) {
 	if precision < 0.98 || recall < 1 {
 		t.Errorf("precision %.1f%% (want >= 98%%), recall %.1f%% (want 100%%)", 100*precision, 100*recall)
 	}
+}
+
+// scenarioFindings runs the engine on a scenario's folder (TestD1Corpus
+// compares them with the scenario's wants).
+func scenarioFindings(t *testing.T, sc d1Scenario) []report.Finding {
+	t.Helper()
+	in := Input{Dir: dir, Head: d1Files(t, sc.head), HasBase: !sc.nobase}
+	if !sc.nobase {
+		in.Base = d1Files(t, sc.base)
+	}
+	got, err := Check(context.Background(), in, Options{Digits: sc.digits})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -287,15 +287,7 @@ gap error 0004_node_settings.sql:0 ~ numbering starts at 0004
 func TestD1Corpus(t *testing.T) {
 	for _, sc := range d1Scenarios {
 		t.Run(sc.name, func(t *testing.T) {
-			in := Input{Dir: dir, Head: d1Files(t, sc.head), HasBase: !sc.nobase}
-			if !sc.nobase {
-				in.Base = d1Files(t, sc.base)
-			}
-			got, err := Check(context.Background(), in, Options{Digits: sc.digits})
-			if err != nil {
-				t.Fatal(err)
-			}
-			compare(t, got, parseWants(t, sc.want))
+			compare(t, scenarioFindings(t, sc), parseWants(t, sc.want))
 		})
 	}
 }

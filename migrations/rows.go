@@ -434,7 +434,14 @@ func mayDelete(stmt string) bool {
 	case "DROP":
 		return len(w) > 1 && w[1] == "TABLE"
 	case "INSERT", "UPDATE":
-		return strings.Contains(strings.ToUpper(stmt), "REPLACE")
+		// INSERT OR REPLACE, UPDATE OR REPLACE: the keyword, as a token.
+		for i := 0; i < len(stmt); {
+			t := scan(stmt, i)
+			i = t.End
+			if t.Kind == sqlsplit.Word && strings.EqualFold(stmt[t.Start:t.End], "REPLACE") {
+				return true
+			}
+		}
 	}
 	return false
 }

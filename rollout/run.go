@@ -131,6 +131,22 @@ func (st *State) MaxPercent() float64 {
 	return m
 }
 
+// Where says which step production is at: "step 2 of 4 (10%)".
+func (st *State) Where() string {
+	if st.Step < 0 {
+		return "its upload (no deployment yet)"
+	}
+	return fmt.Sprintf("step %d of %d (%s%%)", st.Step+1, len(st.Steps), FormatPercent(st.Steps[st.Step]))
+}
+
+// Version is the new version's ID, or a note that it was not uploaded.
+func (st *State) Version() string {
+	if st.NewVersion == "" {
+		return "(not uploaded)"
+	}
+	return st.NewVersion
+}
+
 // Share is one version's part of a deployment.
 type Share struct {
 	VersionID string

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
 
 	"github.com/guardcm/guard/deploy"
@@ -86,7 +85,7 @@ func interruptedRollout(env *Env) func() bool {
 		if !isTerminal(env.Stdin) {
 			return true
 		}
-		back, err := confirm(env.Stdin, env.Stderr, fmt.Sprintf("\nguard: the gradual deploy was interrupted. Go back to the previous version at 100%% now? [y/N: leave it for guard deploy --resume or --abort] "))
+		back, err := confirm(env.Stdin, env.Stderr, "\nguard: the gradual deploy was interrupted. Go back to the previous version at 100% now? [y/N: leave it for guard deploy --resume or --abort] ")
 		return err != nil || back
 	}
 }

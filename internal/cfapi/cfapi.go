@@ -136,8 +136,8 @@ func (c *Client) options() []option.RequestOption {
 
 // DeploymentVersion is one version's share of a deployment.
 type DeploymentVersion struct {
-	VersionID  string
-	Percentage float64
+	VersionID  string  `json:"version_id"`
+	Percentage float64 `json:"percentage"`
 }
 
 // Deployment is a worker deployment.

@@ -74,7 +74,12 @@ var (
 
 // Deploy runs `wrangler deploy` and returns the version Cloudflare assigned.
 func (r *Runner) Deploy(ctx context.Context, a DeployArgs) (*DeployResult, error) {
-	args := append([]string{"deploy"}, common(a.Config, a.Env)...)
+	return r.upload(ctx, "deploy", "deploy", versionIDRE(), a)
+}
+
+// flags are an upload's own flags, then the pass-through arguments.
+func (a DeployArgs) flags() []string {
+	args := common(a.Config, a.Env)
 	if a.Message != "" {
 		args = append(args, "--message="+a.Message)
 	}
@@ -87,20 +92,27 @@ func (r *Runner) Deploy(ctx context.Context, a DeployArgs) (*DeployResult, error
 	if a.Metafile != "" {
 		args = append(args, "--metafile="+a.Metafile)
 	}
-	args = append(args, a.Extra...)
-	res, err := r.run(ctx, "wrangler deploy", args...)
+	return append(args, a.Extra...)
+}
+
+// upload runs a command that uploads a version (`deploy`, `versions
+// upload`) and returns the version from its output record of kind
+// recordType, else from the line idLine matches.
+func (r *Runner) upload(ctx context.Context, subcommand, recordType string, idLine *regexp.Regexp, a DeployArgs) (*DeployResult, error) {
+	name := "wrangler " + subcommand
+	res, err := r.run(ctx, name, append(strings.Fields(subcommand), a.flags()...)...)
 	if err != nil {
 		return nil, err
 	}
-	if d := deployRecord(res.records); d != nil {
+	if d := deployRecord(res.records, recordType); d != nil {
 		return d, nil
 	}
 	// No structured record (an older wrangler, or the file could not be
 	// written): read the printed lines.
-	m := versionIDRE().FindStringSubmatch(res.stdout)
+	m := idLine.FindStringSubmatch(res.stdout)
 	if m == nil {
-		return nil, &Error{Command: "wrangler deploy", ExitCode: 0, Stderr: res.stderr,
-			Message: "wrangler reported success but no version ID (no deploy record and no \"Current Version ID:\" line)"}
+		return nil, &Error{Command: name, ExitCode: 0, Stderr: res.stderr,
+			Message: fmt.Sprintf("wrangler reported success but no version ID (no %s record and no version ID line)", recordType)}
 	}
 	out := &DeployResult{VersionID: m[1]}
 	if u := uploadedRE().FindStringSubmatch(res.stdout); u != nil {
@@ -109,11 +121,12 @@ func (r *Runner) Deploy(ctx context.Context, a DeployArgs) (*DeployResult, error
 	return out, nil
 }
 
-// deployRecord returns the last "deploy" record with a version ID.
-func deployRecord(records []map[string]any) *DeployResult {
+// deployRecord returns the last output record of type recordType with a
+// version ID.
+func deployRecord(records []map[string]any, recordType string) *DeployResult {
 	for i := len(records) - 1; i >= 0; i-- {
 		rec := records[i]
-		if rec["type"] != "deploy" {
+		if rec["type"] != recordType {
 			continue
 		}
 		id, _ := rec["version_id"].(string)
@@ -286,72 +299,18 @@ func errorBlocks(stderr string) []string {
 	return out
 }
 
-// UploadArgs are the inputs of `wrangler versions upload`.
-type UploadArgs struct {
-	Config  string   // --config
-	Env     string   // --env
-	Message string   // --message: the version's workers/message
-	Tag     string   // --tag: the version's workers/tag
-	// OutDir and Metafile, when set, receive the bundle wrangler uploads
-	// and esbuild's metadata (as DeployArgs).
-	OutDir, Metafile string
-	Extra            []string // more arguments, passed through after guard's
-}
-
-// UploadResult is what wrangler reports about an uploaded version.
-type UploadResult struct {
-	VersionID  string
-	WorkerName string
-	WorkerTag  string
-}
-
 var workerVersionIDRE = sync.OnceValue(func() *regexp.Regexp {
 	return regexp.MustCompile(`(?m)^\s*Worker Version ID:\s*([0-9a-fA-F-]{36})\s*$`)
 })
 
-// VersionsUpload runs `wrangler versions upload`: a new version of the
+// VersionsUpload runs `wrangler versions upload` with a deploy's arguments
+// (Metafile must be empty: it cannot write one): a new version of the
 // worker that serves no traffic until a deployment names it.
-func (r *Runner) VersionsUpload(ctx context.Context, a UploadArgs) (*UploadResult, error) {
-	const name = "wrangler versions upload"
-	args := append([]string{"versions", "upload"}, common(a.Config, a.Env)...)
-	if a.Message != "" {
-		args = append(args, "--message="+a.Message)
-	}
-	if a.Tag != "" {
-		args = append(args, "--tag="+a.Tag)
-	}
-	if a.OutDir != "" {
-		args = append(args, "--outdir="+a.OutDir)
-	}
+func (r *Runner) VersionsUpload(ctx context.Context, a DeployArgs) (*DeployResult, error) {
 	if a.Metafile != "" {
-		args = append(args, "--metafile="+a.Metafile)
+		return nil, errors.New("wrangler versions upload cannot write an esbuild metafile (build with DryRunBundle first)")
 	}
-	args = append(args, a.Extra...)
-	res, err := r.run(ctx, name, args...)
-	if err != nil {
-		return nil, err
-	}
-	for i := len(res.records) - 1; i >= 0; i-- {
-		rec := res.records[i]
-		id, _ := rec["version_id"].(string)
-		if rec["type"] != "version-upload" || id == "" {
-			continue
-		}
-		out := &UploadResult{VersionID: id}
-		out.WorkerName, _ = rec["worker_name"].(string)
-		out.WorkerTag, _ = rec["worker_tag"].(string)
-		return out, nil
-	}
-	m := workerVersionIDRE().FindStringSubmatch(res.stdout)
-	if m == nil {
-		return nil, &Error{Command: name, ExitCode: 0, Stderr: res.stderr,
-			Message: "wrangler reported success but no version ID (no version-upload record and no \"Worker Version ID:\" line)"}
-	}
-	out := &UploadResult{VersionID: m[1]}
-	if u := uploadedRE().FindStringSubmatch(res.stdout); u != nil {
-		out.WorkerName = u[1]
-	}
-	return out, nil
+	return r.upload(ctx, "versions upload", "version-upload", workerVersionIDRE(), a)
 }
 
 // Share is one version's share of a deployment, in percent.

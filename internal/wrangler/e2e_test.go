@@ -445,7 +445,7 @@ func TestE2EGradual(t *testing.T) {
 	old := d1.VersionID
 	wranglertest.WriteCode(t, x.dir, "v2")
 	const sha2 = "2222222222222222222222222222222222222222"
-	up, err := x.runner.VersionsUpload(ctx, UploadArgs{Message: "-second [guard 2222222 normal]", Tag: sha2})
+	up, err := x.runner.VersionsUpload(ctx, DeployArgs{Message: "-second [guard 2222222 normal]", Tag: sha2})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -176,7 +176,7 @@ func TestParseRecordsAndFailure(t *testing.T) {
 	if len(recs) != 4 {
 		t.Fatalf("%d records, want 4 (the truncated line skipped)", len(recs))
 	}
-	d := deployRecord(recs)
+	d := deployRecord(recs, "deploy")
 	if d == nil || d.VersionID != "v-2" || d.WorkerTag != "tag" || d.WorkerName != "hello" {
 		t.Fatalf("deploy record = %+v", d)
 	}
