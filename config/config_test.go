@@ -57,6 +57,23 @@ binding = "DB"
 	}
 }
 
+func TestEvidenceKeys(t *testing.T) {
+	c, err := Parse("guard.toml", []byte("[deploy]\nevidence = \"r2://audit-evidence/deploys\"\n[evidence]\nstore = \"r2://audit-evidence/guard\"\nretention = \"30d\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Deploy.Evidence != "r2://audit-evidence/deploys" || c.Evidence.Store != "r2://audit-evidence/guard" || c.Evidence.Retention.Hours() != 30*24 {
+		t.Fatalf("evidence: %+v %+v", c.Deploy, c.Evidence)
+	}
+	if d := Defaults().Evidence.Retention.Hours(); d != 400*24 {
+		t.Fatalf("default retention %v h", d)
+	}
+	out, err := c.Marshal()
+	if err != nil || !strings.Contains(string(out), "retention = '30d'") {
+		t.Fatalf("marshal: %s %v", out, err)
+	}
+}
+
 func TestLocatedErrors(t *testing.T) {
 	cases := []struct{ name, in, want string }{
 		{"unknown key", "remote = \"origin\"\n[pre_push]\ncomands = []\n", "guard.toml:3:1: pre_push.comands: unknown key"},
@@ -66,6 +83,10 @@ func TestLocatedErrors(t *testing.T) {
 		{"syntax", "remote = \n", "guard.toml:1:"},
 		{"bad duration", "[deploy]\nfetch_timeout = \"soon\"\n", "guard.toml:2:"},
 		{"unterminated quote", "[deploy]\nwrangler = \"'npx wrangler\"\n", "guard.toml:2:1: deploy.wrangler: unterminated"},
+		{"retention without unit", "[evidence]\nretention = \"400\"\n", "guard.toml:2:"},
+		{"retention as a number", "[evidence]\nretention = 400\n", "guard.toml:2:13: evidence.retention: must be a number of days like \"400d\""},
+		{"bad bucket", "[deploy]\nevidence = \"r2://Audit_Evidence/x\"\n", "guard.toml:2:1: deploy.evidence: \"r2://Audit_Evidence/x\": the bucket name must be"},
+		{"other scheme", "[evidence]\nstore = \"s3://bucket/x\"\n", "guard.toml:2:1: evidence.store: \"s3://bucket/x\": an evidence store is a folder or r2://BUCKET/PREFIX"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // The index (manifest) of a store is append-only and hash-chained: entry
@@ -269,6 +270,10 @@ func Verify(ctx context.Context, st Store) (*VerifyResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, err = prefetch(ctx, st, names)
+	if err != nil {
+		return nil, err
+	}
 	res := &VerifyResult{}
 	have := map[string]bool{}
 	var seqs []int
@@ -351,6 +356,80 @@ func Verify(ctx context.Context, st Store) (*VerifyResult, error) {
 		res.Problems = append(res.Problems, Problem{File: n, Message: msg})
 	}
 	return res, nil
+}
+
+// verifyFetches bounds the objects Verify downloads at once: a bucket's
+// objects are one API call each, and a year of daily evidence is over two
+// thousand of them.
+var verifyFetches = 8
+
+// fetchedStore answers Get from what prefetch downloaded; a name it does
+// not hold is absent (it was not listed).
+type fetchedStore struct {
+	Store
+	objects map[string][]byte
+}
+
+func (f fetchedStore) Get(ctx context.Context, name string) ([]byte, error) {
+	if data, ok := f.objects[name]; ok {
+		return data, nil
+	}
+	return nil, fmt.Errorf("%s%s: %w", f.Location(), name, fs.ErrNotExist)
+}
+
+// prefetch downloads every listed object, verifyFetches at a time. An
+// object listed but gone by the time it is read is left out (then reported
+// as missing); any other failure fails the verification.
+func prefetch(ctx context.Context, st Store, names []string) (Store, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type got struct {
+		name string
+		data []byte
+		err  error
+	}
+	work := make(chan string)
+	out := make(chan got)
+	var wg sync.WaitGroup
+	for range min(verifyFetches, max(1, len(names))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range work {
+				data, err := st.Get(ctx, n)
+				select {
+				case out <- got{n, data, err}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for _, n := range names {
+			select {
+			case work <- n:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(out) }()
+	objects := make(map[string][]byte, len(names))
+	for g := range out {
+		switch {
+		case errors.Is(g.err, fs.ErrNotExist):
+		case g.err != nil:
+			return nil, g.err
+		default:
+			objects[g.name] = g.data
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return fetchedStore{Store: st, objects: objects}, nil
 }
 
 // checkDocument checks one entry's document and digest.

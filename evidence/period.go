@@ -119,3 +119,15 @@ func parseInstant(s string) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
+
+// DayPeriod is the UTC day of now so far: (midnight, now rounded up to the
+// second]. A deploy publishes it, so the day's deployments document grows
+// with each deploy, each version under its own name.
+func DayPeriod(now time.Time) Period {
+	to := ceilSecond(now)
+	from := now.UTC().Truncate(24 * time.Hour)
+	if !from.Before(to) {
+		from = from.Add(-24 * time.Hour) // exactly midnight: the day that just ended
+	}
+	return Period{From: from, To: to}
+}

@@ -78,3 +78,25 @@ func TestMergeActivityPastPeriodReproduced(t *testing.T) {
 		t.Errorf("document:\n%s", first)
 	}
 }
+
+// Whatever --since and --until say, an accepted period is UTC, in whole
+// seconds, not empty, at most MaxSince long, and never ends after now.
+func FuzzParsePeriod(f *testing.F) {
+	for _, s := range [][2]string{{"24h", ""}, {"7d", "2026-11-30"}, {"2026-11-30", "2026-12-01"}, {"2026-11-29T12:00:00+01:00", "2026-11-30T00:00:00Z"},
+		{"2026-11-30T00:00:00.5Z", ""}, {"0001-01-01", "0001-01-02"}, {"9999-12-31", ""}, {"1d", "2026-13-01"}} {
+		f.Add(s[0], s[1])
+	}
+	now := time.Date(2026, 12, 2, 15, 4, 5, 500, time.UTC)
+	f.Fuzz(func(t *testing.T, since, until string) {
+		p, err := ParsePeriod(since, until, now)
+		if err != nil {
+			return
+		}
+		if p.From.Location() != time.UTC || p.To.Location() != time.UTC || p.From.Nanosecond() != 0 || p.To.Nanosecond() != 0 {
+			t.Fatalf("%q %q: %v..%v not whole UTC seconds", since, until, p.From, p.To)
+		}
+		if !p.From.Before(p.To) || p.To.Sub(p.From) > MaxSince || p.To.After(ceilSecond(now)) {
+			t.Fatalf("%q %q: bad period %v..%v", since, until, p.From, p.To)
+		}
+	})
+}

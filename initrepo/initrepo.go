@@ -127,6 +127,7 @@ func Files(opts Options) []File {
 		{Path: ThreatModelPath, Content: render("threat-model.md.tmpl"), Mode: 0o644},
 		{Path: RolloutsPath, Content: render("rollouts-README.md.tmpl"), Mode: 0o644},
 		{Path: WorkflowPath, Content: render("guard.yml.tmpl"), Mode: 0o644},
+		EvidenceWorkflow(),
 	}
 }
 

@@ -67,7 +67,7 @@ func TestFiles(t *testing.T) {
 			t.Errorf("%s: CR or invalid UTF-8", f.Path)
 		}
 	}
-	want := []string{"guard.toml", ".github/pull_request_template.md", "docs/threat-model.md", "docs/rollouts/README.md", ".github/workflows/guard.yml"}
+	want := []string{"guard.toml", ".github/pull_request_template.md", "docs/threat-model.md", "docs/rollouts/README.md", ".github/workflows/guard.yml", EvidenceWorkflowPath}
 	if !reflect.DeepEqual(paths, want) {
 		t.Errorf("paths %q, want %q", paths, want)
 	}
@@ -200,7 +200,7 @@ func TestWriteKeepsExisting(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantSkipped := []string{"guard.toml", ".github/pull_request_template.md", "docs/threat-model.md", ".github/workflows/guard.yml"}
-	if !reflect.DeepEqual(res.Skipped, wantSkipped) || !reflect.DeepEqual(res.Written, []string{"docs/rollouts/README.md"}) {
+	if !reflect.DeepEqual(res.Skipped, wantSkipped) || !reflect.DeepEqual(res.Written, []string{"docs/rollouts/README.md", EvidenceWorkflowPath}) {
 		t.Fatalf("result %+v", res)
 	}
 	after := snap(t, root)

@@ -56,8 +56,8 @@ func (c *DeployCmd) Run(env *Env) error {
 		if c.Gradual || steps != nil || c.RollbackOnFail || c.AllowUntracked || len(c.Args) > 0 {
 			return fail.Usage(errors.New("--resume and --abort take only --env and --config: they finish the gradual deploy the ledger records"))
 		}
-		_, err = deploy.Finish(env.Ctx, o, c.Abort)
-		return err
+		res, err := deploy.Finish(env.Ctx, o, c.Abort)
+		return publishDeployEvidence(env, res, err)
 	}
 	var onFail deploy.RollbackFunc
 	if c.RollbackOnFail {
@@ -73,8 +73,8 @@ func (c *DeployCmd) Run(env *Env) error {
 	o.RollbackOnFail, o.Rollback = c.RollbackOnFail, onFail
 	o.ExtraArgs, o.MigrationCheck = args, hooks.MigrationFindings
 	o.Gradual, o.Steps = c.Gradual, steps
-	_, err = deploy.Run(env.Ctx, o)
-	return err
+	res, err := deploy.Run(env.Ctx, o)
+	return publishDeployEvidence(env, res, err)
 }
 
 // interruptedRollout asks, on a terminal, whether an interrupted gradual

@@ -89,6 +89,7 @@ func deployScriptCmds() map[string]func(ts *testscript.TestScript, neg bool, arg
 		"replaceline":  cmdReplaceLine,
 		"expand":       cmdExpand,
 		"exitcode":     cmdExitCode,
+		"ghrun":        cmdGHRun,
 		"waitfor":      cmdWaitFor,
 		"lines":        cmdLines,
 	}
@@ -396,8 +397,8 @@ func cmdWaitFor(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("waitfor: no line of %s matches %s after 60s", args[0], args[1])
 }
 
-// cfemuObjects prints the keys of a bucket's objects with their sizes,
-// sorted.
+// cfemuObjects prints how many objects a bucket holds, then their keys
+// with their sizes, sorted.
 func cfemuObjects(ts *testscript.TestScript, bucket string) {
 	acct := scriptEmu(ts).emu.Snapshot().Accounts[ts.Getenv("CLOUDFLARE_ACCOUNT_ID")]
 	if acct == nil || acct.R2[bucket] == nil {
@@ -408,6 +409,7 @@ func cfemuObjects(ts *testscript.TestScript, bucket string) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	fmt.Fprintf(ts.Stdout(), "objects %d\n", len(keys))
 	for _, k := range keys {
 		fmt.Fprintf(ts.Stdout(), "%s %d\n", k, len(acct.R2[bucket].Objects[k].Data))
 	}

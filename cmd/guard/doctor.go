@@ -120,6 +120,9 @@ func (c *DoctorCmd) Run(env *Env) error {
 			d.ok("%s is set", name)
 		}
 	}
+	if cfg != nil {
+		doctorEvidence(d, cfg)
+	}
 	if d.problems > 0 {
 		return fail.AlreadyReported(fail.KindRefused, fmt.Sprintf("%d problem(s) found", d.problems))
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/guardcm/guard/evidence"
+	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/ledger"
@@ -46,7 +47,7 @@ type EvidenceBranchProtectionCmd struct {
 
 // EvidenceVerifyCmd is guard evidence verify.
 type EvidenceVerifyCmd struct {
-	Store string `arg:"" help:"The evidence store: a folder or r2://BUCKET/PREFIX." placeholder:"DIR|r2://BUCKET/PREFIX"`
+	Store string `arg:"" optional:"" help:"The evidence store: a folder or r2://BUCKET/PREFIX (default: [evidence] store in guard.toml)." placeholder:"DIR|r2://BUCKET/PREFIX"`
 }
 
 // evidenceNow is the collectors' clock: guardClock (GUARD_NOW when set,
@@ -179,10 +180,6 @@ func (c *EvidenceMergeActivityCmd) Run(env *Env) error {
 
 // Run collects the deployments.
 func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
-	repo, cfg, err := env.Workspace()
-	if err != nil {
-		return err
-	}
 	period, err := evidencePeriod(c.Since, c.Until)
 	if err != nil {
 		return err
@@ -192,18 +189,28 @@ func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
 		return err
 	}
 	t := cf.Target
+	return collectDeployments(env, t.Worker, c.Env, t.Account, cf.API(), period, !c.NoFetch, c.Out)
+}
+
+// collectDeployments collects a worker's deployments document for period
+// and prints or publishes it (emitEvidence).
+func collectDeployments(env *Env, worker, wranglerEnv, account string, api *cfapi.Client, period evidence.Period, fetch bool, out string) error {
+	repo, cfg, err := env.Workspace()
+	if err != nil {
+		return err
+	}
 	doc, err := evidence.Deployments(env.Ctx, evidence.DeploymentOptions{
 		Repo: repo, Config: cfg, Period: period, Generator: generator(),
-		Worker: t.Worker, Env: c.Env, Account: t.Account,
-		API:    cf.API(),
+		Worker: worker, Env: wranglerEnv, Account: account,
+		API:    api,
 		Ledger: ledger.Open(ledger.DefaultPath(repo)),
-		Fetch:  !c.NoFetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
+		Fetch:  fetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
 	})
 	if err != nil {
 		return fail.OrExternal(err, "check CLOUDFLARE_API_TOKEN and the network: the deployments evidence needs the Cloudflare API")
 	}
 	warnSources(env, doc)
-	return emitEvidence(env, doc, t.Worker, c.Out)
+	return emitEvidence(env, doc, worker, out)
 }
 
 // Run collects the branch protection.
@@ -295,7 +302,17 @@ func warnSources(env *Env, doc *evidence.Document) {
 
 // Run verifies a store against its index.
 func (c *EvidenceVerifyCmd) Run(env *Env) error {
-	st, err := env.EvidenceStore(c.Store)
+	location := c.Store
+	if location == "" {
+		_, cfg, err := env.Workspace()
+		if err != nil {
+			return err
+		}
+		if location = cfg.Evidence.Store; location == "" {
+			return fail.Usage(errors.New("no evidence store given"), "name one (guard evidence verify DIR|r2://BUCKET/PREFIX) or set [evidence] store in guard.toml")
+		}
+	}
+	st, err := env.EvidenceStore(location)
 	if err != nil {
 		return err
 	}
