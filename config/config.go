@@ -147,8 +147,9 @@ type Deploy struct {
 
 // Evidence configures the evidence store.
 type Evidence struct {
-	// Store is where the scheduled workflow `guard init` writes publishes
-	// the collectors' documents: "r2://BUCKET/PREFIX" or a folder.
+	// Store is the team's evidence store, "r2://BUCKET/PREFIX" or a
+	// folder: what `guard evidence verify` checks without an argument and
+	// `guard doctor` checks the bucket and lock of.
 	Store string `toml:"store" json:"store"`
 	// Retention is the least time an R2 bucket lock must keep evidence
 	// before guard writes there ("400d").

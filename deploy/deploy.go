@@ -91,6 +91,9 @@ type Options struct {
 	WranglerConfig string
 	NoFetch        bool
 	AllowUntracked bool
+	// BreakLock takes over the team lock when its lease has expired (or
+	// its holder is a dead process of this host); recorded.
+	BreakLock bool
 	// RollbackOnFail rolls back with Rollback when verification is bad.
 	RollbackOnFail bool
 	Rollback       RollbackFunc
@@ -131,7 +134,14 @@ type Options struct {
 // is reported separately because its time is the user's checks').
 type Timing struct {
 	Before, Wrangler, After, Verify time.Duration
+	// Total is Run's whole wall time, cleanup included (the pristine
+	// checkout's removal, the team lock's release).
+	Total time.Duration
 }
+
+// Own is guard's own time around wrangler: the whole deploy but
+// wrangler's deploy and the user's verification.
+func (t Timing) Own() time.Duration { return t.Total - t.Wrangler - t.Verify }
 
 // Result describes a deploy that got as far as wrangler.
 type Result struct {
@@ -146,6 +156,8 @@ type Result struct {
 	Verification         *Verification
 	// Isolation is where wrangler built from: "pristine" or "checkout".
 	Isolation string
+	// TeamLock says whether the team-wide lease was held.
+	TeamLock TeamLockState
 	// Final is the outcome record as written to the ledger.
 	Final ledger.Record
 	// RollbackCommand is printed when the deploy was verified bad.
@@ -326,6 +338,8 @@ type deployer struct {
 	stderr io.Writer
 	start  time.Time
 	voice  report.Voice
+	// recWarning goes into the outcome record's warning.
+	recWarning string
 	// rollout is the state of a gradual deploy, nil for a plain one.
 	rollout *rollout.State
 }
@@ -335,6 +349,7 @@ type deployer struct {
 func Run(ctx context.Context, o Options) (*Result, error) {
 	d := newDeployer(o)
 	err := d.run(ctx)
+	d.res.Timing.Total = time.Since(d.start)
 	return d.res, err
 }
 
@@ -398,6 +413,12 @@ func (d *deployer) run(ctx context.Context) error {
 		d.voice.Warn("a previous deploy of %s (pid %d on %s, started %s) ended without releasing its lock; 'guard history' reconciles its record",
 			t.Worker, ab.PID, ab.Host, ab.Started.UTC().Format(time.RFC3339))
 	}
+	team, teamState, err := LockTeam(ctx, repo, cfg, t.Worker, o.BreakLock, d.voice)
+	if err != nil {
+		return err
+	}
+	defer team.Release(d.voice)
+	d.res.TeamLock = teamState
 
 	// 1. Fetch the branch (and the team's deploy records) unless told not to.
 	remoteRef := cfg.RemoteBranchRef()
@@ -516,6 +537,8 @@ func (d *deployer) run(ctx context.Context) error {
 		WranglerVersion: wv.String(),
 		Operator:        operator,
 		Isolation:       cfg.Deploy.Isolation,
+		TeamLock:        d.res.TeamLock.State,
+		BrokeLock:       d.res.TeamLock.Broke,
 		Untracked:       st.Untracked,
 		D1Bookmarks:     bookmarks,
 		Rollout:         d.rollout.Clone(),
@@ -530,6 +553,7 @@ func (d *deployer) run(ctx context.Context) error {
 		if bundle != nil {
 			rec.BundleSHA256, rec.Bundle = bundle.SHA256, bundle.Files
 		}
+		rec.Warning = d.recWarning
 		if cause != nil {
 			rec.Error = Summarize(cause)
 		}
@@ -673,13 +697,8 @@ func (d *deployer) wranglerFailed(ctx context.Context, api *cfapi.Client, werr e
 	d.voice.Warn("wrangler exited with an error, but the Cloudflare API shows version %s of commit %s serving at 100%% (deployment %s): recorded as succeeded; wrangler said: %s",
 		served, gitx.ShortHash(d.res.Commit), depID, Summarize(werr))
 	d.res.VersionID, d.res.DeploymentID = served, depID
-	d.res.Warnings = append(d.res.Warnings, "wrangler: "+Summarize(werr))
-	return d.settle(ctx, served, depID, nil, func(status, versionID, deploymentID, verified string, cause error) (ledger.Record, error) {
-		if cause == nil {
-			cause = fmt.Errorf("warning: wrangler exited with an error after the deployment was made: %s", Summarize(werr))
-		}
-		return finish(status, versionID, deploymentID, verified, cause)
-	})
+	d.recWarning = "wrangler exited with an error after the deployment was made: " + Summarize(werr)
+	return d.settle(ctx, served, depID, nil, finish)
 }
 
 // servedSince returns the version serving at 100% in the newest deployment

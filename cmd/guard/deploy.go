@@ -18,8 +18,9 @@ import (
 type DeployCmd struct {
 	WorkerFlags
 	NoFetch        bool   `help:"Compare with the last fetched remote branch instead of fetching it first."`
-	AllowUntracked bool   `help:"Ship untracked (not ignored) files and list them in the deploy record."`
+	AllowUntracked bool   `help:"Deploy although untracked files exist (they are not deployed) and list them in the deploy record."`
 	RollbackOnFail bool   `help:"Roll back automatically when verification fails."`
+	BreakLock      bool   `help:"Take over the team lock when its lease has expired (recorded in the deploy's record)."`
 	DryRun         bool   `help:"Print the plan and stop: the worker, the tree check, the commits and categories that would ship, the wrangler command. No wrangler, no API, no token, no record."`
 	Gradual        bool   `help:"Deploy progressively: upload, smoke-test at 0% with the health checks pinned to the new version, then raise it step by step ([deploy.rollout] makes every deploy gradual)."`
 	Steps          string `help:"Steps of a gradual deploy, as percentages (implies --gradual; default [deploy.rollout] steps, else 0,10,50,100)." placeholder:"0,25,100"`
@@ -88,7 +89,7 @@ func (c *DeployCmd) Run(env *Env, kctx *kong.Context) error {
 			return err
 		}
 	}
-	o.RollbackOnFail = c.RollbackOnFail
+	o.RollbackOnFail, o.BreakLock = c.RollbackOnFail, c.BreakLock
 	res, err := deploy.Run(env.Ctx, o)
 	return publishDeployEvidence(env, res, err)
 }

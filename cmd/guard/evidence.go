@@ -46,7 +46,7 @@ type EvidenceBranchProtectionCmd struct {
 
 // EvidenceVerifyCmd is guard evidence verify.
 type EvidenceVerifyCmd struct {
-	Store string `arg:"" help:"The evidence store: a folder or r2://BUCKET/PREFIX." placeholder:"DIR|r2://BUCKET/PREFIX"`
+	Store string `arg:"" optional:"" help:"The evidence store: a folder or r2://BUCKET/PREFIX (default: [evidence] store in guard.toml)." placeholder:"DIR|r2://BUCKET/PREFIX"`
 }
 
 // evidenceNow is the collectors' clock: guardClock (GUARD_NOW when set,
@@ -301,7 +301,17 @@ func warnSources(env *Env, doc *evidence.Document) {
 
 // Run verifies a store against its index.
 func (c *EvidenceVerifyCmd) Run(env *Env) error {
-	st, err := env.EvidenceStore(c.Store)
+	location := c.Store
+	if location == "" {
+		_, cfg, err := env.Workspace()
+		if err != nil {
+			return err
+		}
+		if location = cfg.Evidence.Store; location == "" {
+			return fail.Usage(errors.New("no evidence store given"), "name one (guard evidence verify DIR|r2://BUCKET/PREFIX) or set [evidence] store in guard.toml")
+		}
+	}
+	st, err := env.EvidenceStore(location)
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,14 @@ func (c *InitCmd) Run(env *Env) error {
 		fmt.Fprintf(env.Stderr, "guard: warning: %s names no guard commit to build (this guard was built without version information): CI fails until you set it\n", initrepo.WorkflowPath)
 		fmt.Fprintf(env.Stderr, "guard: hint: guard init --guard-ref COMMIT, or replace %s in the file\n", initrepo.UnpinnedRef)
 	}
+	// wrangler writes .wrangler/ into the project on every run.
+	added, err := initrepo.EnsureIgnored(repo.Root, initrepo.WranglerIgnore)
+	if err != nil {
+		return fail.External(err)
+	}
+	for _, e := range added {
+		fmt.Fprintf(env.Stderr, "guard: added %s to %s\n", e, initrepo.GitignorePath)
+	}
 	if len(res.Written) > 0 {
 		fmt.Fprintln(env.Stderr, "guard: hint: review the files, commit them, then run 'guard install'")
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/guardcm/guard/deploy"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/rollback"
 )
 
@@ -24,6 +25,9 @@ type RollbackCmd struct {
 	WorkerFlags
 	Yes    bool `short:"y" help:"Do not ask for confirmation (required when there is no terminal to ask on)."`
 	DryRun bool `help:"Print the plan and change nothing: no wrangler, no API writes, no ledger, no record."`
+	// BreakLock is guard deploy's: an incident must not wait for a lease
+	// a crashed deploy left.
+	BreakLock bool `help:"Take over the team lock when its lease has expired (recorded)."`
 }
 
 // deployRollback is the hook behind `guard deploy --rollback-on-fail`: it
@@ -68,6 +72,12 @@ func (c *RollbackCmd) Run(env *Env) error {
 			return err
 		}
 		defer lock.Release()
+		voice := report.Voice{W: env.Stderr}
+		team, _, err := deploy.LockTeam(env.Ctx, repo, cfg, t.Worker, c.BreakLock, voice)
+		if err != nil {
+			return err
+		}
+		defer team.Release(voice)
 	}
 	p, err := rollback.Prepare(env.Ctx, o)
 	if err != nil {
