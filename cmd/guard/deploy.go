@@ -64,8 +64,9 @@ func (c *DeployCmd) Run(env *Env, kctx *kong.Context) error {
 	}
 	if c.Resume || c.Abort {
 		if c.Gradual || steps != nil || c.RollbackOnFail || c.AllowUntracked || c.DryRun || len(c.Args) > 0 {
-			return fail.Usage(errors.New("--resume and --abort take only --worker, --env and --config: they finish the gradual deploy the ledger records"))
+			return fail.Usage(errors.New("--resume and --abort take only --worker, --env, --config and --break-lock: they finish the gradual deploy the ledger records"))
 		}
+		o.BreakLock = c.BreakLock
 		res, err := deploy.Finish(env.Ctx, o, c.Abort)
 		return publishDeployEvidence(env, res, err)
 	}
