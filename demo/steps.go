@@ -2,6 +2,7 @@ package demo
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -232,6 +233,11 @@ func steps() []step {
 			},
 		},
 		{
+			title: "A deploy builds from the commit alone: a poisoned working directory ships nothing",
+			say:   "An attacker (or an accident) leaves a wrangler.json naming another worker and its code\nin the working directory, hidden from git status by .git/info/exclude; wrangler would\nprefer it to the tracked wrangler.toml. guard deploy builds in a temporary checkout of\nthe exact commit, so only the commit ships; the record carries the bundle's SHA-256.",
+			run:   func(s *sandbox) error { return s.pristineIgnoresPoison(&goodVersion) },
+		},
+		{
 			title: "A bad deploy: verification fails",
 			say:   "A reviewed refactor breaks /health. The deploy goes out, the smoke test fails,\nguard records the version as bad and prints the rollback command.",
 			run: func(s *sandbox) error {
@@ -322,7 +328,7 @@ func steps() []step {
 					return err
 				}
 				if err := s.step(s.work, "guard evidence deployments --since 7d --out evidence", 0, "guard",
-					[]string{"evidence", "deployments", "--since", "7d", "--out", out}, `3 deployments`); err != nil {
+					[]string{"evidence", "deployments", "--since", "7d", "--out", out}, `4 deployments`); err != nil {
 					return err
 				}
 				if strings.Contains(s.lastErr, "guard: error:") {
@@ -347,8 +353,8 @@ func steps() []step {
 		},
 		{
 			title: "A gradual deploy catches a bad version at 0 %: no user request reaches it",
-			say: "The team turns on gradual deploys ([deploy.rollout]) with a health check through the\nworker's edge. The next version is uploaded without traffic and smoke-tested at 0 % with\nthe check pinned to it (Cloudflare-Workers-Version-Overrides); it fails, so guard goes\nback to the previous version at once: no emergency, nobody was served by it.",
-			run: func(s *sandbox) error { return s.gradualCatchesBadVersion() },
+			say:   "The team turns on gradual deploys ([deploy.rollout]) with a health check through the\nworker's edge. The next version is uploaded without traffic and smoke-tested at 0 % with\nthe check pinned to it (Cloudflare-Workers-Version-Overrides); it fails, so guard goes\nback to the previous version at once: no emergency, nobody was served by it.",
+			run:   func(s *sandbox) error { return s.gradualCatchesBadVersion() },
 		},
 	}
 }
@@ -422,5 +428,78 @@ func (s *sandbox) gradualCatchesBadVersion() error {
 		return fmt.Errorf("the bad version served %d user request(s) and %d pinned check(s)", served.Percentage, served.Override)
 	}
 	fmt.Fprintf(s.o.Out, "     version %s: %d pinned health check(s), %d user request(s); %s serves 100%%\n", bad, served.Override, served.Percentage, serving)
+	return nil
+}
+
+// pristineIgnoresPoison is the pristine-deploy step: a working directory
+// poisoned with excluded files deploys exactly the commit, and the
+// recorded bundle hash is the module Cloudflare received. goodVersion
+// becomes the version it deployed (verified good: the newest good one).
+func (s *sandbox) pristineIgnoresPoison(goodVersion *string) error {
+	if err := s.write("wrangler.json", `{"name": "evil-worker", "main": "evil.js", "compatibility_date": "2025-01-01"}`+"\n"); err != nil {
+		return err
+	}
+	if err := s.write("evil.js", `export default { async fetch() { return new Response("pwned"); } };`+"\n"); err != nil {
+		return err
+	}
+	exclude := filepath.Join(s.work, ".git", "info", "exclude")
+	f, err := os.OpenFile(exclude, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, werr := f.WriteString("wrangler.json\nevil.js\n")
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return err
+	}
+	if _, err := s.run(s.work, "git", "status", "--porcelain"); err != nil {
+		return err
+	}
+	if strings.TrimSpace(s.lastOut) != "" {
+		return fmt.Errorf("git status is not clean: %s", s.lastOut)
+	}
+	fmt.Fprintf(s.o.Out, "   $ git status --porcelain   (wrangler.json and evil.js are excluded)\n")
+	if err := s.step(s.work, "guard deploy", 0, "guard", []string{"deploy"}, `deployed demo-worker version`); err != nil {
+		return err
+	}
+	acct := s.emu.Snapshot().Accounts[cfemu.DefaultAccountID]
+	if acct == nil || acct.Scripts[workerName] == nil {
+		return fmt.Errorf("the emulator has no %s", workerName)
+	}
+	if acct.Scripts["evil-worker"] != nil {
+		return fmt.Errorf("evil-worker was deployed from the working directory")
+	}
+	v, err := s.serving()
+	if err != nil {
+		return err
+	}
+	var served string
+	for _, ver := range acct.Scripts[workerName].Versions {
+		if ver.ID == v {
+			served = ver.Modules[ver.MainModule]
+		}
+	}
+	ledger, err := os.ReadFile(filepath.Join(s.work, ".git", "guard", "ledger.jsonl"))
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSpace(string(ledger)), "\n")
+	var last struct {
+		Bundle       map[string]string `json:"bundle"`
+		BundleSHA256 string            `json:"bundle_sha256"`
+		Isolation    string            `json:"isolation"`
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &last); err != nil {
+		return err
+	}
+	if served == "" || last.Bundle["index.js"] != served || last.Isolation != "pristine" {
+		return fmt.Errorf("the record's bundle (%v, isolation %q) is not the module Cloudflare received (%s)", last.Bundle, last.Isolation, served)
+	}
+	fmt.Fprintf(s.o.Out, "     evil-worker: never deployed; bundle %.12s…, index.js %.12s… = the module Cloudflare received\n", last.BundleSHA256, served)
+	*goodVersion = v
+	for _, p := range []string{"wrangler.json", "evil.js"} {
+		if err := os.Remove(filepath.Join(s.work, p)); err != nil {
+			return err
+		}
+	}
 	return nil
 }

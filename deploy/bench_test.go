@@ -81,6 +81,9 @@ const fakeWrangler = `#!/bin/sh
 case "$1" in
 --version) echo "4.86.0" ;;
 deploy)
+  for a; do
+    case "$a" in --outdir=*) d="${a#--outdir=}"; mkdir -p "$d"; echo 'export default {};' >"$d/index.js" ;; esac
+  done
   printf '{"type":"deploy","version":1,"worker_name":"api","version_id":"%s","targets":[]}\n' "$FAKE_VERSION_ID" >>"$WRANGLER_OUTPUT_FILE_PATH"
   echo "Current Version ID: $FAKE_VERSION_ID" ;;
 *) echo "fake wrangler: unexpected $*" >&2; exit 1 ;;
@@ -91,7 +94,10 @@ esac
 // the in-process emulator: before wrangler's deploy starts (lock, fetch,
 // tree check, records, categories, pending record, wrangler --version) and
 // after it exits (API confirmation, outcome record, git note and push to
-// a local remote). Goal: before + after at most 150 ms.
+// a local remote), and the cleanup (pristine checkout, team lock):
+// guard-ms/op is Timing.Own. Goal: at most 150 ms (issue 10's goal for the
+// whole of guard's time around the real wrangler, warm cache, is 1 s:
+// BenchmarkPristineDeploy).
 func BenchmarkDeployOverhead(b *testing.B) {
 	for _, fetch := range []bool{false, true} {
 		name := "no-fetch"
@@ -146,7 +152,7 @@ func benchDeploy(b *testing.B, fetch bool) {
 	cfg := config.Defaults()
 	cfg.Deploy.Wrangler = fake
 	repo := openRepo(b, work)
-	var before, after, wr time.Duration
+	var before, after, own, wr time.Duration
 	for b.Loop() {
 		var stderr bytes.Buffer
 		res, err := Run(context.Background(), Options{
@@ -160,11 +166,12 @@ func benchDeploy(b *testing.B, fetch bool) {
 		}
 		before += res.Timing.Before
 		after += res.Timing.After
+		own += res.Timing.Own()
 		wr += res.Timing.Wrangler
 	}
 	n := float64(b.N)
 	b.ReportMetric(float64(before.Microseconds())/n/1000, "before-ms/op")
 	b.ReportMetric(float64(after.Microseconds())/n/1000, "after-ms/op")
-	b.ReportMetric(float64((before+after).Microseconds())/n/1000, "guard-ms/op")
+	b.ReportMetric(float64(own.Microseconds())/n/1000, "guard-ms/op")
 	b.ReportMetric(float64(wr.Microseconds())/n/1000, "fake-wrangler-ms/op")
 }

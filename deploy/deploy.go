@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -87,6 +88,9 @@ type Options struct {
 	WranglerConfig string
 	NoFetch        bool
 	AllowUntracked bool
+	// BreakLock takes over the team lock when its lease has expired (or
+	// its holder is a dead process of this host); recorded.
+	BreakLock bool
 	// RollbackOnFail rolls back with Rollback when verification is bad.
 	RollbackOnFail bool
 	Rollback       RollbackFunc
@@ -127,7 +131,14 @@ type Options struct {
 // is reported separately because its time is the user's checks').
 type Timing struct {
 	Before, Wrangler, After, Verify time.Duration
+	// Total is Run's whole wall time, cleanup included (the pristine
+	// checkout's removal, the team lock's release).
+	Total time.Duration
 }
+
+// Own is guard's own time around wrangler: the whole deploy but
+// wrangler's deploy and the user's verification.
+func (t Timing) Own() time.Duration { return t.Total - t.Wrangler - t.Verify }
 
 // Result describes a deploy that got as far as wrangler.
 type Result struct {
@@ -142,6 +153,8 @@ type Result struct {
 	Verification         *Verification
 	// Isolation is where wrangler built from: "pristine" or "checkout".
 	Isolation string
+	// TeamLock says whether the team-wide lease was held.
+	TeamLock TeamLockState
 	// Final is the outcome record as written to the ledger.
 	Final ledger.Record
 	// RollbackCommand is printed when the deploy was verified bad.
@@ -153,18 +166,26 @@ type Result struct {
 }
 
 // forbiddenExtra are wrangler flags guard sets itself or that would make
-// the record wrong.
-var forbiddenExtra = []string{"--env", "-e", "--config", "-c", "--name", "--message", "--tag", "--dry-run", "--account-id", "--outdir", "--metafile"}
+// the record wrong, with what to do instead.
+var forbiddenExtra = map[string]string{
+	"--env": "guard sets it: use guard deploy --env or --worker", "-e": "guard sets it: use guard deploy --env or --worker",
+	"--config": "guard sets it: use guard deploy --config or --worker", "-c": "guard sets it: use guard deploy --config or --worker",
+	"--name":       "it would deploy another worker than the one guard records: use guard deploy --worker",
+	"--message":    "guard sets it to the commit's subject and its marker",
+	"--tag":        "guard sets it to the deployed commit",
+	"--account-id": "guard records the account: export CLOUDFLARE_ACCOUNT_ID or set account_id in the wrangler configuration",
+	"--dry-run":    "a wrangler dry run deploys nothing while guard would record a deploy: guard deploy --dry-run prints the plan",
+	"--outdir":     "guard sets it to build what it ships in its own folder",
+	"--metafile":   "guard sets it to record what was bundled",
+}
 
 // CheckExtraArgs refuses pass-through arguments that would contradict what
 // guard records (another worker, config, message or tag) or deploy nothing.
 func CheckExtraArgs(args []string) error {
 	for _, a := range args {
 		name, _, _ := strings.Cut(a, "=")
-		for _, f := range forbiddenExtra {
-			if name == f {
-				return fmt.Errorf("wrangler argument %q is set by guard: use guard deploy's own flags (--env, --config) instead", a)
-			}
+		if why, ok := forbiddenExtra[name]; ok {
+			return fmt.Errorf("wrangler argument %q is not allowed after --: %s", a, why)
 		}
 	}
 	return nil
@@ -315,6 +336,8 @@ type deployer struct {
 	stderr io.Writer
 	start  time.Time
 	voice  report.Voice
+	// recWarning goes into the outcome record's warning.
+	recWarning string
 	// rollout is the state of a gradual deploy, nil for a plain one.
 	rollout *rollout.State
 }
@@ -324,6 +347,7 @@ type deployer struct {
 func Run(ctx context.Context, o Options) (*Result, error) {
 	d := newDeployer(o)
 	err := d.run(ctx)
+	d.res.Timing.Total = time.Since(d.start)
 	return d.res, err
 }
 
@@ -387,6 +411,12 @@ func (d *deployer) run(ctx context.Context) error {
 		d.voice.Warn("a previous deploy of %s (pid %d on %s, started %s) ended without releasing its lock; 'guard history' reconciles its record",
 			t.Worker, ab.PID, ab.Host, ab.Started.UTC().Format(time.RFC3339))
 	}
+	team, teamState, err := LockTeam(ctx, repo, cfg, t.Worker, o.BreakLock, d.voice)
+	if err != nil {
+		return err
+	}
+	defer team.Release(d.voice)
+	d.res.TeamLock = teamState
 
 	// 1. Fetch the branch (and the team's deploy records) unless told not to.
 	remoteRef := cfg.RemoteBranchRef()
@@ -401,6 +431,11 @@ func (d *deployer) run(ctx context.Context) error {
 	st, err := CheckTree(ctx, repo, remoteRef, remoteName, o.AllowUntracked)
 	if err != nil {
 		return fail.External(err)
+	}
+	var inProgress []string
+	st.Divergences, inProgress = SetAsideRecords(st.Divergences, cfg.Rollback.RecordsDir)
+	if len(inProgress) > 0 {
+		d.voice.Say("%d emergency-change record(s) in progress are not deployed: %s (commit and push them to document the change)", len(inProgress), strings.Join(limitList(inProgress, 10), ", "))
 	}
 	if !pristineMode && len(st.Divergences) == 0 {
 		ignored, err := IgnoredInProject(ctx, repo, filepath.Dir(t.ConfigPath))
@@ -503,6 +538,8 @@ func (d *deployer) run(ctx context.Context) error {
 		WranglerVersion: wv.String(),
 		Operator:        operator,
 		Isolation:       cfg.Deploy.Isolation,
+		TeamLock:        d.res.TeamLock.State,
+		BrokeLock:       d.res.TeamLock.Broke,
 		Untracked:       st.Untracked,
 		D1Bookmarks:     bookmarks,
 		Rollout:         d.rollout.Clone(),
@@ -517,6 +554,7 @@ func (d *deployer) run(ctx context.Context) error {
 		if bundle != nil {
 			rec.BundleSHA256, rec.Bundle = bundle.SHA256, bundle.Files
 		}
+		rec.Warning = d.recWarning
 		if cause != nil {
 			rec.Error = Summarize(cause)
 		}
@@ -660,13 +698,8 @@ func (d *deployer) wranglerFailed(ctx context.Context, api *cfapi.Client, werr e
 	d.voice.Warn("wrangler exited with an error, but the Cloudflare API shows version %s of commit %s serving at 100%% (deployment %s): recorded as succeeded; wrangler said: %s",
 		served, gitx.ShortHash(d.res.Commit), depID, Summarize(werr))
 	d.res.VersionID, d.res.DeploymentID = served, depID
-	d.res.Warnings = append(d.res.Warnings, "wrangler: "+Summarize(werr))
-	return d.settle(ctx, served, depID, nil, func(status, versionID, deploymentID, verified string, cause error) (ledger.Record, error) {
-		if cause == nil {
-			cause = fmt.Errorf("warning: wrangler exited with an error after the deployment was made: %s", Summarize(werr))
-		}
-		return finish(status, versionID, deploymentID, verified, cause)
-	})
+	d.recWarning = "wrangler exited with an error after the deployment was made: " + Summarize(werr)
+	return d.settle(ctx, served, depID, nil, finish)
 }
 
 // servedSince returns the version serving at 100% in the newest deployment
@@ -814,6 +847,9 @@ func (d *deployer) d1Databases() ([]wranglercfg.D1Database, error) {
 	}
 	all := d.t.Config.D1Databases(d.t.Env)
 	for _, want := range d.cfg.Deploy.D1 {
+		if want.Config != "" && path.Clean(want.Config) != d.t.Config.Path {
+			continue // another worker's database (a monorepo)
+		}
 		found := false
 		for _, db := range all {
 			if db.Binding == want.Binding {
@@ -831,7 +867,7 @@ func (d *deployer) d1Databases() ([]wranglercfg.D1Database, error) {
 				where = "env " + d.t.Env
 			}
 			return nil, fail.Usage(fmt.Errorf("guard.toml: deploy.d1: binding %q is not among the d1_databases of %s in %s", want.Binding, where, d.t.Config.Path),
-				"name a binding of the wrangler configuration's d1_databases")
+				"name a binding of the wrangler configuration's d1_databases; in a monorepo, scope the entry with config = \"path/to/wrangler.toml\"")
 		}
 	}
 	return out, nil

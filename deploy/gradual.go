@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/gitx"
@@ -160,6 +161,13 @@ func (d *deployer) startRollout(ctx context.Context, api *cfapi.Client, plan *ro
 			"finish the rollout in progress first: guard deploy --resume, or guard deploy --abort (guard history shows its steps)")
 	}
 	d.voice.Say("gradual deploy of %s (%s, from %s), from version %s", d.t.Worker, plan.Describe(), plan.Source, cur.Versions[0].VersionID)
+	var holds time.Duration
+	for _, h := range plan.Holds {
+		holds += h
+	}
+	if ttl := d.cfg.Deploy.TeamLockTTL.Duration; d.cfg.Deploy.TeamLock != config.TeamLockOff && ttl > 0 && holds >= ttl {
+		d.voice.Warn("this rollout holds for %s in all, not less than the team lock's lease (team_lock_ttl = %s): a teammate could take the lease over with --break-lock before it ends; raise [deploy] team_lock_ttl", holds, ttl)
+	}
 	if len(d.cfg.Deploy.Verify) == 0 && len(d.cfg.Deploy.Health) == 0 {
 		d.voice.Warn("no verify commands and no [[deploy.health]] checks are configured: every step passes unchecked, so the 0%% step proves nothing")
 	}
@@ -380,6 +388,10 @@ func served(dep cfapi.Deployment) rollout.Served {
 func (d *deployer) closeRollout(ctx context.Context, drv *rolloutDriver, st *rollout.State, why string) error {
 	rec := ledger.Outcome(drv.pending)
 	rec.VersionID, rec.Rollout = st.NewVersion, st.Clone()
+	if d.res.TeamLock.State != "" {
+		// --resume/--abort took the lease anew: the outcome says how.
+		rec.TeamLock, rec.BrokeLock = d.res.TeamLock.State, d.res.TeamLock.Broke
+	}
 	completed := st.Phase == rollout.PhaseCompleted
 	switch {
 	case completed:
@@ -634,6 +646,14 @@ func (d *deployer) finish(ctx context.Context, abort bool) error {
 		return err
 	}
 	defer lock.Release()
+	// The team lease too: a crashed rollout's lease is taken over on the
+	// machine where it died, an expired one with --break-lock.
+	team, teamState, err := LockTeam(ctx, repo, d.cfg, t.Worker, o.BreakLock, d.voice)
+	if err != nil {
+		return err
+	}
+	defer team.Release(d.voice)
+	d.res.TeamLock = teamState
 	d.ledger = ledger.Open(ledger.DefaultPath(repo))
 	if d.sign, err = ledger.SignerFor(ctx, repo, d.cfg.Ledger.Signing); err != nil {
 		return err

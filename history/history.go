@@ -342,6 +342,9 @@ type versionCache struct {
 	worker   string
 	m        map[string]*cfapi.Version
 	warnings []string
+	// failed counts lookups the API did not answer (not "not found"):
+	// a version missing for that reason says nothing about a deploy.
+	failed int
 }
 
 func (c *versionCache) get(ctx context.Context, id string) *cfapi.Version {
@@ -352,6 +355,7 @@ func (c *versionCache) get(ctx context.Context, id string) *cfapi.Version {
 	if err != nil {
 		if !cfapi.IsNotFound(err) {
 			c.warnings = append(c.warnings, fmt.Sprintf("version %s: %v", id, err))
+			c.failed++
 		}
 		v = nil
 	}

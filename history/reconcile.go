@@ -134,11 +134,45 @@ func reconcile(ctx context.Context, src Source, worker string, ops []*op, deps [
 		}
 		return v.Tag, true
 	}
+	// What the team was already told: an outcome in the notes is never
+	// contradicted, and a ledger whose outcome line was cut (an
+	// interrupted write) gets it back from there.
+	notes, err := ledger.ReadNotes(ctx, src.Repo)
+	if err != nil {
+		return warnings, err
+	}
+	if probs, err := src.Ledger.Verify(); err == nil {
+		for _, p := range probs {
+			if p.Kind == ledger.ProblemTruncated {
+				warnings = append(warnings, fmt.Sprintf("%s line %d is incomplete (a write was interrupted); 'guard ledger verify' shows it", src.Ledger.Path(), p.Line))
+			}
+		}
+	}
 	noted := false
 	for _, o := range pending {
+		if shared, ok := sharedOutcome(notes, o); ok {
+			rec := shared
+			rec.Ref = o.seq
+			written, err := src.Ledger.Append(rec)
+			if err != nil {
+				return warnings, fmt.Errorf("restoring the outcome of ledger record %d: %w", o.seq, err)
+			}
+			o.rec = written
+			if written.DeploymentID != "" {
+				claimed[written.DeploymentID] = true
+			}
+			warnings = append(warnings, fmt.Sprintf("ledger record %d had no outcome in %s, but its shared note (%s) says %s: restored from the note, not reconciled",
+				o.seq, src.Ledger.Path(), ledger.NotesRef, shared.Status))
+			continue
+		}
+		failedBefore := versions.failed
 		out := Reconcile(o.rec, deps, claimed, tagOf)
 		if ctx.Err() != nil {
 			return warnings, ctx.Err()
+		}
+		if out.Status == ledger.StatusFailed && versions.failed > failedBefore {
+			// A version the API did not return may be this deploy's.
+			out = Outcome{Why: "the Cloudflare API did not answer for every version it lists"}
 		}
 		if out.Status == "" {
 			warnings = append(warnings, fmt.Sprintf("ledger record %d (pending since %s) not reconciled: %s", o.seq, o.rec.Time.UTC().Format(time.RFC3339), out.Why))
@@ -190,4 +224,26 @@ func reconcile(ctx context.Context, src Source, worker string, ops []*op, deps [
 		}
 	}
 	return warnings, nil
+}
+
+// sharedOutcome finds the final record this clone shared for the pending
+// operation o: a note naming o's Seq in Ref whose operation fields (what
+// an outcome copies from its pending record) are o's. Other clones'
+// records cannot match by accident: the commit, tree, operator, time
+// fields and wrangler version all have to agree. The newest wins.
+func sharedOutcome(notes []ledger.Record, o *op) (ledger.Record, bool) {
+	p := o.rec
+	var found ledger.Record
+	ok := false
+	for _, n := range notes {
+		if n.Ref != o.seq || n.Status == ledger.StatusPending || n.Kind != p.Kind || n.Worker != p.Worker || n.Env != p.Env ||
+			n.Account != p.Account || n.Commit != p.Commit || n.Tree != p.Tree || n.Operator != p.Operator ||
+			n.WranglerVersion != p.WranglerVersion || n.FromVersion != p.FromVersion {
+			continue
+		}
+		if !ok || n.Time.After(found.Time) {
+			found, ok = n, true
+		}
+	}
+	return found, ok
 }

@@ -78,6 +78,11 @@ type Record struct {
 	// Isolation is where wrangler built from: "pristine" (a checkout of
 	// Commit alone) or "checkout" (the working directory).
 	Isolation string `json:"isolation,omitempty"`
+	// TeamLock is "held" (the team-wide lease on the remote), "off", or
+	// "unavailable: <why>" (best-effort, offline); BrokeLock describes an
+	// expired lease this deploy broke (guard deploy --break-lock).
+	TeamLock  string `json:"team_lock,omitempty"`
+	BrokeLock string `json:"broke_lock,omitempty"`
 	// Untracked lists the untracked files present under --allow-untracked:
 	// not deployed with isolation "pristine", shipped with "checkout".
 	Untracked []string `json:"untracked,omitempty"`
@@ -90,8 +95,11 @@ type Record struct {
 	FromCommit   string            `json:"from_commit,omitempty"`
 	Reason       string            `json:"reason,omitempty"`
 	Error        string            `json:"error,omitempty"`
-	D1Bookmarks  map[string]string `json:"d1_bookmarks,omitempty"`
-	RecordFile   string            `json:"record_file,omitempty"`
+	// Warning is what went wrong without changing the outcome (wrangler
+	// failed after the deployment it made was already serving).
+	Warning     string            `json:"warning,omitempty"`
+	D1Bookmarks map[string]string `json:"d1_bookmarks,omitempty"`
+	RecordFile  string            `json:"record_file,omitempty"`
 	// Reconciled marks an outcome that guard did not see happen: written
 	// later (guard history) from what the Cloudflare API showed, after the
 	// process that wrote the pending record died before its outcome.

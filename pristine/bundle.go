@@ -116,6 +116,7 @@ func inputsOutside(metafile, projectDir string, allowed []string) ([]string, err
 		}
 	}
 	var out []string
+	seen := map[string]bool{}
 	for in := range meta.Inputs {
 		if i := strings.Index(in, ":"); i > 0 && !strings.ContainsAny(in[:i], `/\.`) {
 			continue // a namespace, not a file
@@ -135,7 +136,8 @@ func inputsOutside(metafile, projectDir string, allowed []string) ([]string, err
 				break
 			}
 		}
-		if !ok {
+		if !ok && !seen[real] {
+			seen[real] = true
 			out = append(out, real)
 		}
 	}

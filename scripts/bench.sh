@@ -24,6 +24,7 @@ run ./migrations 'BenchmarkCheck500' 3x
 count=1 run ./migrations 'BenchmarkTables' 1x
 run ./deploy 'BenchmarkCleanTree$' 10x
 run ./deploy 'BenchmarkDeployOverhead$' 10x
+run ./deploy 'BenchmarkPristineDeploy$' 3x
 run ./cmd/guard 'BenchmarkRollbackToWrangler$' 20x
 run ./deploy 'BenchmarkRolloutStep$' 20x
 
@@ -56,6 +57,9 @@ row "git status --porcelain, 13k files" "$g" ""
 row "guard deploy clean-tree check, 13k files" "$d" "<= 1.5x git status: $(awk -v a="$d" -v b="$g" 'BEGIN{printf "%.2fx", a/b}')"
 row "guard deploy, own time around wrangler (no fetch)" "$(metric BenchmarkDeployOverhead/no-fetch guard-ms/op)" "<= 150 ms"
 row "guard deploy, own time around wrangler (fetch)" "$(metric BenchmarkDeployOverhead/fetch guard-ms/op)" "<= 150 ms"
+row "wrangler deploy alone (real wrangler, emulator)" "$(ms BenchmarkPristineDeploy/wrangler-alone)" ""
+row "  guard deploy's wrangler, pristine checkout" "$(metric BenchmarkPristineDeploy/guard-deploy wrangler-ms/op)" ""
+row "  guard's own time around it, warm dep. cache" "$(metric BenchmarkPristineDeploy/guard-deploy guard-ms/op)" "<= 1000 ms"
 row "guard rollback, command to wrangler's start" "$(metric BenchmarkRollbackToWrangler ms-to-wrangler/op)" "<= 300 ms"
 row "gradual deploy, wrangler's API call per step (stand-in)" "$(metric BenchmarkRolloutStep wrangler-stand-in-ms/step)" ""
 row "gradual deploy, guard's own time per step" "$(metric BenchmarkRolloutStep guard-ms/step)" "<= 200 ms"

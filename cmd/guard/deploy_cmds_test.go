@@ -39,6 +39,9 @@ import (
 //	cfemu nofaults            remove every fault
 //	cfemu requests            print the request log, "METHOD PATH STATUS"
 //	cfemu clear               empty the request log
+//	cfemu await METHOD PATH   wait until a request matching METHOD and PATH
+//	                          (cfemu.Fault's path syntax) has arrived, even
+//	                          one still being answered (a delay fault)
 //	cfemu latest WORKER       set VERSION_ID, DEPLOYMENT_ID, VERSION_TAG and
 //	                          VERSION_MESSAGE from the worker's newest
 //	                          deployment and print them, then one
@@ -98,6 +101,9 @@ type emuServer struct {
 	mu  sync.Mutex
 	// pending faults installed after a number of matching requests.
 	later []*laterFault
+	// arrived lists "METHOD PATH" of every API request as it arrives,
+	// before it is answered (cfemu await).
+	arrived []*http.Request
 }
 
 type laterFault struct {
@@ -108,6 +114,11 @@ type laterFault struct {
 var emulators sync.Map // *testscript.TestScript → *emuServer
 
 func (s *emuServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, cfemu.AdminPrefix) {
+		s.mu.Lock()
+		s.arrived = append(s.arrived, &http.Request{Method: r.Method, URL: r.URL})
+		s.mu.Unlock()
+	}
 	s.emu.ServeHTTP(w, r)
 	if strings.HasPrefix(r.URL.Path, cfemu.AdminPrefix) {
 		return
@@ -202,6 +213,11 @@ func cmdCfemu(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	case "clear":
 		scriptEmu(ts).emu.ClearRequests()
+	case "await":
+		if len(args) != 3 {
+			ts.Fatalf("usage: cfemu await METHOD PATH")
+		}
+		cfemuAwait(ts, cfemu.Fault{Method: args[1], Path: args[2]})
 	case "latest":
 		if len(args) != 2 {
 			ts.Fatalf("usage: cfemu latest WORKER")
@@ -270,6 +286,27 @@ func cmdCfemu(ts *testscript.TestScript, neg bool, args []string) {
 		cfemuObjects(ts, args[1])
 	default:
 		ts.Fatalf("cfemu: unknown subcommand %q", args[0])
+	}
+}
+
+// cfemuAwait waits (up to a minute) until a request matching f's method
+// and path has arrived at the emulator, answered or not.
+func cfemuAwait(ts *testscript.TestScript, f cfemu.Fault) {
+	s := scriptEmu(ts)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s.mu.Lock()
+		for _, r := range s.arrived {
+			if faultMatches(f, r) {
+				s.mu.Unlock()
+				return
+			}
+		}
+		s.mu.Unlock()
+		if time.Now().After(deadline) {
+			ts.Fatalf("cfemu await: no %s %s arrived within a minute", f.Method, f.Path)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

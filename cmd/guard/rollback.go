@@ -14,6 +14,7 @@ import (
 	"github.com/guardcm/guard/deploy"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/rollback"
 )
 
@@ -21,10 +22,12 @@ import (
 type RollbackCmd struct {
 	To     string `help:"Roll back to this version ID (default: the newest earlier version verified good)." placeholder:"VERSION_ID"`
 	Reason string `help:"Why: wrangler's rollback message (first 120 characters), the ledger and the emergency-change record." placeholder:"TEXT"`
-	Env    string `help:"The wrangler environment whose worker to roll back." placeholder:"ENV"`
-	Config string `help:"The wrangler configuration file (as for guard deploy)." placeholder:"FILE"`
-	Yes    bool   `short:"y" help:"Do not ask for confirmation (required when there is no terminal to ask on)."`
-	DryRun bool   `help:"Print the plan and change nothing: no wrangler, no API writes, no ledger, no record."`
+	WorkerFlags
+	Yes    bool `short:"y" help:"Do not ask for confirmation (required when there is no terminal to ask on)."`
+	DryRun bool `help:"Print the plan and change nothing: no wrangler, no API writes, no ledger, no record."`
+	// BreakLock is guard deploy's: an incident must not wait for a lease
+	// a crashed deploy left.
+	BreakLock bool `help:"Take over the team lock when its lease has expired (recorded)."`
 }
 
 // deployRollback is the hook behind `guard deploy --rollback-on-fail`: it
@@ -52,7 +55,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	cf, err := env.Cloudflare(c.Config, c.Env)
+	cf, err := env.Cloudflare(c.WorkerFlags)
 	if err != nil {
 		return err
 	}
@@ -70,6 +73,12 @@ func (c *RollbackCmd) Run(env *Env) error {
 			return err
 		}
 		defer lock.Release()
+		voice := report.Voice{W: env.Stderr}
+		team, _, err := deploy.LockTeam(env.Ctx, repo, cfg, t.Worker, c.BreakLock, voice)
+		if err != nil {
+			return err
+		}
+		defer team.Release(voice)
 	}
 	p, err := rollback.Prepare(env.Ctx, o)
 	if err != nil {

@@ -233,3 +233,20 @@ func FuzzSplitSQL(f *testing.F) {
 		}
 	})
 }
+
+// D1 enforces foreign keys, and a batch cannot turn them off (it runs in
+// a transaction, where PRAGMA foreign_keys changes nothing).
+func TestD1ForeignKeysEnforced(t *testing.T) {
+	db, err := openSQLite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.close()
+	if _, err := db.run("CREATE TABLE p(id INTEGER PRIMARY KEY); CREATE TABLE c(p_id INTEGER REFERENCES p(id)); INSERT INTO p VALUES (1); INSERT INTO c VALUES (1);", nil, true); err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.run("PRAGMA foreign_keys = OFF; DELETE FROM p;", nil, true)
+	if err == nil || !strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
+		t.Fatalf("DELETE of a referenced parent: err = %v, want FOREIGN KEY constraint failed", err)
+	}
+}

@@ -17,7 +17,10 @@ type sqliteDB struct {
 }
 
 func openSQLite() (*sqliteDB, error) {
-	db, err := sql.Open("sqlite", ":memory:")
+	// D1 enforces foreign keys in every query (Cloudflare's "Define foreign
+	// keys"); the emulated database does too, as the migration checker's
+	// replay does.
+	db, err := sql.Open("sqlite", ":memory:?_pragma=foreign_keys(1)")
 	if err != nil {
 		return nil, fmt.Errorf("emulated D1: %w", err)
 	}

@@ -1,0 +1,174 @@
+package lease
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/guardcm/guard/internal/gittest"
+	"github.com/guardcm/guard/internal/gitx"
+)
+
+func clones(t *testing.T, n int) (string, []*gitx.Repo) {
+	t.Helper()
+	gittest.Isolate(t, gittest.Options{})
+	remote, _ := gittest.Remote(t, "init", "README.md", "hi\n")
+	var repos []*gitx.Repo
+	for range n {
+		repos = append(repos, gittest.Open(t, gitx.Open, gittest.Clone(t, remote)))
+	}
+	return remote, repos
+}
+
+func TestAcquireIsExclusiveAcrossClones(t *testing.T) {
+	ctx := context.Background()
+	remote, repos := clones(t, 2)
+	now := time.Now()
+	a, err := Acquire(ctx, repos[0], "origin", NewHolder("api", "ada@example.com", now, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := gittest.Git(t, remote, "for-each-ref", "--format=%(refname)", RefPrefix); out != Ref("api") {
+		t.Fatalf("remote refs = %q", out)
+	}
+	_, err = Acquire(ctx, repos[1], "origin", NewHolder("api", "bob@example.com", now, time.Hour))
+	var he *HeldError
+	if !errors.As(err, &he) {
+		t.Fatalf("second acquire: %v, want *HeldError", err)
+	}
+	if he.Holder.Operator != "ada@example.com" || he.Holder.ID != a.Holder.ID || !strings.Contains(he.Error(), "ada@example.com on ") {
+		t.Fatalf("holder = %+v (%v)", he.Holder, he)
+	}
+	// Another worker is free.
+	b, err := Acquire(ctx, repos[1], "origin", NewHolder("web", "bob@example.com", now, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatalf("second release: %v", err)
+	}
+	if _, err := Acquire(ctx, repos[1], "origin", NewHolder("api", "bob@example.com", now, time.Hour)); err != nil {
+		t.Fatalf("acquire after release: %v", err)
+	}
+	_ = b.Release(ctx)
+}
+
+// Many clones racing for one lease: exactly one wins.
+func TestAcquireRace(t *testing.T) {
+	ctx := context.Background()
+	_, repos := clones(t, 4)
+	var wg sync.WaitGroup
+	errs := make([]error, len(repos))
+	for i, r := range repos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Acquire(ctx, r, "origin", NewHolder("api", "x@example.com", time.Now(), time.Hour))
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range errs {
+		var he *HeldError
+		switch {
+		case err == nil:
+			won++
+		case errors.As(err, &he):
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d clones hold the lease: %v", won, errs)
+	}
+}
+
+func TestBreak(t *testing.T) {
+	ctx := context.Background()
+	_, repos := clones(t, 2)
+	start := time.Now().Add(-2 * time.Hour)
+	old := NewHolder("api", "ada@example.com", start, time.Hour)
+	old.Host = "ci-runner-7" // not this host: only expiry can break it
+	stale, err := Acquire(ctx, repos[0], "origin", old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Not expired yet at start+30m: refused.
+	_, err = Break(ctx, repos[1], "origin", NewHolder("api", "bob@example.com", time.Now(), time.Hour), start.Add(30*time.Minute))
+	var he *HeldError
+	if !errors.As(err, &he) {
+		t.Fatalf("break of a live lease: %v", err)
+	}
+	l, err := Break(ctx, repos[1], "origin", NewHolder("api", "bob@example.com", time.Now(), time.Hour), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Broken == nil || l.Broken.ID != old.ID {
+		t.Fatalf("broken = %+v", l.Broken)
+	}
+	// The old holder's release leaves the new lease alone.
+	if err := stale.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, _, ok, err := Read(ctx, repos[0], "origin", "api")
+	if err != nil || !ok || h.ID != l.Holder.ID {
+		t.Fatalf("after the stale release: %+v %v %v", h, ok, err)
+	}
+	// A lease of a dead process on this host breaks at once.
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dead := NewHolder("api", "ada@example.com", time.Now(), time.Hour)
+	dead.PID = deadPID(t)
+	if !dead.DeadHere() {
+		t.Fatalf("%+v is not dead here", dead)
+	}
+	// The same PID in another PID space (a container, another runner of
+	// the same host name) tells nothing.
+	elsewhere := dead
+	elsewhere.Machine = "another-boot/pid:[1]"
+	if elsewhere.DeadHere() {
+		t.Fatal("a holder of another PID space counted as dead here")
+	}
+	if _, err := Acquire(ctx, repos[0], "origin", dead); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Break(ctx, repos[1], "origin", NewHolder("api", "bob@example.com", time.Now(), time.Hour), time.Now()); err != nil {
+		t.Fatalf("break of a dead local holder: %v", err)
+	}
+}
+
+// deadPID is the PID of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	p, err := os.StartProcess("/bin/true", []string{"true"}, &os.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return p.Pid
+}
+
+func TestUnreachable(t *testing.T) {
+	ctx := context.Background()
+	_, repos := clones(t, 1)
+	gittest.Git(t, repos[0].Root, "remote", "add", "gone", filepath.Join(t.TempDir(), "missing.git"))
+	_, err := Acquire(ctx, repos[0], "gone", NewHolder("api", "", time.Now(), time.Hour))
+	var ue *UnreachableError
+	if !errors.As(err, &ue) {
+		t.Fatalf("acquire on a missing remote: %v", err)
+	}
+	if _, err := Acquire(ctx, repos[0], "origin", NewHolder("a/b", "", time.Now(), time.Hour)); err == nil {
+		t.Fatal("a worker name with a slash was accepted")
+	}
+}
