@@ -672,6 +672,14 @@ func (d *deployer) finish(ctx context.Context, abort bool) error {
 	d.rollout = st
 	d.res.Commit, d.res.Tree, d.res.VersionID, d.res.Categories = last.Commit, last.Tree, st.NewVersion, last.Categories
 	api := cfapi.New(o.Token, t.Account, o.APIOptions...)
+	if st.NewVersion != "" {
+		// The steps' deployments carry the uploaded version's message, with
+		// guard's annotation, as before the interruption (guard rollback
+		// trusts only annotated deployments).
+		if v, err := api.Version(ctx, t.Worker, st.NewVersion); err == nil {
+			d.res.Message = v.Message
+		}
+	}
 	runner := wrangler.ForAccount(wcmd, repo.Root, o.Token, t.Account, o.Stdout, d.stderr)
 	drv := &rolloutDriver{d: d, runner: runner, api: api, pending: pending, config: t.ConfigPath}
 	d.voice.Say("gradual deploy of %s version %s (ledger record %d) stopped at %s", t.Worker, st.Version(), last.Ref, st.Where())

@@ -178,7 +178,9 @@ func confirm(ctx context.Context, src Source, entries []Entry, ops []*op, deps [
 		e.Distrust = why
 		if e.Verified == ledger.VerifiedGood {
 			e.Verified = ledger.VerifiedUnverified
-			if e.Conflict == "" {
+			// A step of a gradual deploy (a split) is never a target:
+			// no warning for it.
+			if e.Conflict == "" && len(e.Versions) == 0 {
 				warnings = append(warnings, fmt.Sprintf("version %s is recorded verified good (deployment %s), but that is not trusted: %s", e.VersionID, noneIfEmpty(e.DeploymentID), why))
 			}
 		}
