@@ -176,11 +176,11 @@ func confirm(ctx context.Context, src Source, entries []Entry, ops []*op, deps [
 			continue
 		}
 		e.Distrust = why
-		if e.Verified == ledger.VerifiedGood {
+		// A step of a gradual deploy (a split) is never a target and its
+		// verdict judges that step only: it keeps its mark, untrusted.
+		if e.Verified == ledger.VerifiedGood && (len(e.Versions) == 0 || e.Conflict != "") {
 			e.Verified = ledger.VerifiedUnverified
-			// A step of a gradual deploy (a split) is never a target:
-			// no warning for it.
-			if e.Conflict == "" && len(e.Versions) == 0 {
+			if e.Conflict == "" {
 				warnings = append(warnings, fmt.Sprintf("version %s is recorded verified good (deployment %s), but that is not trusted: %s", e.VersionID, noneIfEmpty(e.DeploymentID), why))
 			}
 		}
