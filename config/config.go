@@ -211,6 +211,10 @@ type Health struct {
 // whose migrations guard deploy applies before the code.
 type D1 struct {
 	Binding string `toml:"binding" json:"binding"`
+	// Config scopes the entry to one wrangler configuration (relative to
+	// the repository root), for a monorepo whose workers do not all bind
+	// the database; "" applies it to every deploy.
+	Config string `toml:"config" json:"config,omitempty"`
 }
 
 // Rollback configures guard rollback and the emergency-change records.
@@ -620,6 +624,12 @@ func (c *Config) validate(name string, data []byte) error {
 	for i, d := range c.Deploy.D1 {
 		if strings.TrimSpace(d.Binding) == "" {
 			return bad("deploy.d1", fmt.Sprintf("entry %d: binding is required", i+1))
+		}
+		if d.Config != "" {
+			if !filepath.IsLocal(filepath.FromSlash(d.Config)) {
+				return bad("deploy.d1", fmt.Sprintf("entry %d: config must be a path inside the repository, not %q", i+1, d.Config))
+			}
+			c.Deploy.D1[i].Config = filepath.ToSlash(filepath.Clean(d.Config))
 		}
 	}
 	switch c.Ledger.Signing {

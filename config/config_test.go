@@ -147,3 +147,14 @@ func TestMigrationsBaseline(t *testing.T) {
 		}
 	}
 }
+
+func TestDeployD1Config(t *testing.T) {
+	c, err := Parse("guard.toml", []byte("[[deploy.d1]]\nbinding = \"DB\"\nconfig = \"./apps/api/wrangler.toml\"\n"))
+	if err != nil || c.Deploy.D1[0].Config != "apps/api/wrangler.toml" {
+		t.Fatalf("%+v %v", c, err)
+	}
+	_, err = Parse("guard.toml", []byte("[[deploy.d1]]\nbinding = \"DB\"\nconfig = \"../x/wrangler.toml\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "deploy.d1: entry 1: config must be a path inside the repository") {
+		t.Errorf("outside: %v", err)
+	}
+}

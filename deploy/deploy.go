@@ -38,6 +38,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -168,18 +169,26 @@ type Result struct {
 }
 
 // forbiddenExtra are wrangler flags guard sets itself or that would make
-// the record wrong.
-var forbiddenExtra = []string{"--env", "-e", "--config", "-c", "--name", "--message", "--tag", "--dry-run", "--account-id", "--outdir", "--metafile"}
+// the record wrong, with what to do instead.
+var forbiddenExtra = map[string]string{
+	"--env": "guard sets it: use guard deploy --env or --worker", "-e": "guard sets it: use guard deploy --env or --worker",
+	"--config": "guard sets it: use guard deploy --config or --worker", "-c": "guard sets it: use guard deploy --config or --worker",
+	"--name":       "it would deploy another worker than the one guard records: use guard deploy --worker",
+	"--message":    "guard sets it to the commit's subject and its marker",
+	"--tag":        "guard sets it to the deployed commit",
+	"--account-id": "guard records the account: export CLOUDFLARE_ACCOUNT_ID or set account_id in the wrangler configuration",
+	"--dry-run":    "a wrangler dry run deploys nothing while guard would record a deploy: guard deploy --dry-run prints the plan",
+	"--outdir":     "guard sets it to build what it ships in its own folder",
+	"--metafile":   "guard sets it to record what was bundled",
+}
 
 // CheckExtraArgs refuses pass-through arguments that would contradict what
 // guard records (another worker, config, message or tag) or deploy nothing.
 func CheckExtraArgs(args []string) error {
 	for _, a := range args {
 		name, _, _ := strings.Cut(a, "=")
-		for _, f := range forbiddenExtra {
-			if name == f {
-				return fmt.Errorf("wrangler argument %q is set by guard: use guard deploy's own flags (--env, --config) instead", a)
-			}
+		if why, ok := forbiddenExtra[name]; ok {
+			return fmt.Errorf("wrangler argument %q is not allowed after --: %s", a, why)
 		}
 	}
 	return nil
@@ -424,6 +433,11 @@ func (d *deployer) run(ctx context.Context) error {
 	st, err := CheckTree(ctx, repo, remoteRef, remoteName, o.AllowUntracked)
 	if err != nil {
 		return fail.External(err)
+	}
+	var inProgress []string
+	st.Divergences, inProgress = SetAsideRecords(st.Divergences, cfg.Rollback.RecordsDir)
+	if len(inProgress) > 0 {
+		d.voice.Say("%d emergency-change record(s) in progress are not deployed: %s (commit and push them to document the change)", len(inProgress), strings.Join(limitList(inProgress, 10), ", "))
 	}
 	if !pristineMode && len(st.Divergences) == 0 {
 		ignored, err := IgnoredInProject(ctx, repo, filepath.Dir(t.ConfigPath))
@@ -842,6 +856,9 @@ func (d *deployer) d1Databases() ([]wranglercfg.D1Database, error) {
 	}
 	all := d.t.Config.D1Databases(d.t.Env)
 	for _, want := range d.cfg.Deploy.D1 {
+		if want.Config != "" && path.Clean(want.Config) != d.t.Config.Path {
+			continue // another worker's database (a monorepo)
+		}
 		found := false
 		for _, db := range all {
 			if db.Binding == want.Binding {
@@ -859,7 +876,7 @@ func (d *deployer) d1Databases() ([]wranglercfg.D1Database, error) {
 				where = "env " + d.t.Env
 			}
 			return nil, fail.Usage(fmt.Errorf("guard.toml: deploy.d1: binding %q is not among the d1_databases of %s in %s", want.Binding, where, d.t.Config.Path),
-				"name a binding of the wrangler configuration's d1_databases")
+				"name a binding of the wrangler configuration's d1_databases; in a monorepo, scope the entry with config = \"path/to/wrangler.toml\"")
 		}
 	}
 	return out, nil

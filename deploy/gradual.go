@@ -388,6 +388,10 @@ func served(dep cfapi.Deployment) rollout.Served {
 func (d *deployer) closeRollout(ctx context.Context, drv *rolloutDriver, st *rollout.State, why string) error {
 	rec := ledger.Outcome(drv.pending)
 	rec.VersionID, rec.Rollout = st.NewVersion, st.Clone()
+	if d.res.TeamLock.State != "" {
+		// --resume/--abort took the lease anew: the outcome says how.
+		rec.TeamLock, rec.BrokeLock = d.res.TeamLock.State, d.res.TeamLock.Broke
+	}
 	completed := st.Phase == rollout.PhaseCompleted
 	switch {
 	case completed:
@@ -642,6 +646,14 @@ func (d *deployer) finish(ctx context.Context, abort bool) error {
 		return err
 	}
 	defer lock.Release()
+	// The team lease too: a crashed rollout's lease is taken over on the
+	// machine where it died, an expired one with --break-lock.
+	team, teamState, err := LockTeam(ctx, repo, d.cfg, t.Worker, o.BreakLock, d.voice)
+	if err != nil {
+		return err
+	}
+	defer team.Release(d.voice)
+	d.res.TeamLock = teamState
 	d.ledger = ledger.Open(ledger.DefaultPath(repo))
 	last, err := unfinishedRollout(d.ledger, t.Worker, t.Account)
 	if err != nil {

@@ -83,20 +83,18 @@ func Categories(commits []CommitCategory) (names []string, highest string) {
 	return names, highest
 }
 
-// maxCategoryCommits bounds the walk: a first deploy of a long history
-// reads only the newest commits.
-const maxCategoryCommits = 1000
-
-// CommitCategories reads the declared categories of the commits in
-// head, excluding those reachable from base ("" = head alone, for a first
-// deploy). Merge commits and fixup!/squash! commits carry no category of
-// their own and are skipped.
+// CommitCategories reads the declared categories of the commits a deploy
+// ships: those reachable from head and not from base, or every commit
+// reachable from head when base is "" (a first deploy ships the whole
+// history, and a major change merged long ago is still unrecorded). Merge
+// commits count when they declare a category (a merge message may carry the
+// trailer); one without any, like a fixup!/squash! commit, has no category
+// of its own and is skipped — the commits it merges are in the walk anyway.
+// A non-merge commit without a valid trailer is policy.Unknown.
 func CommitCategories(ctx context.Context, repo *gitx.Repo, base, head string) ([]CommitCategory, error) {
-	args := []string{"log", "-z", "--no-merges", "--format=%H%x1f%B"}
-	if base == "" {
-		args = append(args, "--max-count=1", head)
-	} else {
-		args = append(args, fmt.Sprintf("--max-count=%d", maxCategoryCommits), head, "^"+base)
+	args := []string{"log", "-z", "--format=%H%x1f%P%x1f%B", head}
+	if base != "" {
+		args = append(args, "^"+base)
 	}
 	out, err := repo.Git(ctx, append(args, "--")...)
 	if err != nil {
@@ -109,16 +107,18 @@ func CommitCategories(ctx context.Context, repo *gitx.Repo, base, head string) (
 		if len(rec) == 0 {
 			continue
 		}
-		h, body, ok := bytes.Cut(rec, []byte{0x1f})
-		if !ok {
+		parts := bytes.SplitN(rec, []byte{0x1f}, 3)
+		if len(parts) != 3 {
 			return nil, fmt.Errorf("git log: malformed record %q", rec)
 		}
+		h, parents, body := parts[0], bytes.Fields(parts[1]), parts[2]
 		msg := policy.ParseMessage(body, cc)
-		if policy.IsExempt(msg.Subject()) {
-			continue
-		}
 		cat, has, perr := msg.Category()
-		if !has || perr != nil {
+		if len(parents) > 1 || policy.IsExempt(msg.Subject()) {
+			if !has || perr != nil {
+				continue
+			}
+		} else if !has || perr != nil {
 			cat = policy.Unknown
 		}
 		res = append(res, CommitCategory{Hash: string(h), Category: cat})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -86,10 +87,44 @@ func TestCommitCategories(t *testing.T) {
 	if want := []string{"emergency", "unknown", "normal", "standard"}; !reflect.DeepEqual(cats, want) {
 		t.Errorf("got %q, want %q", cats, want)
 	}
-	// A first deploy looks at HEAD alone.
+	// A first deploy ships every reachable commit: the initial commit of
+	// cloneWithRemote included, whatever it declared.
 	got, err = CommitCategories(context.Background(), openRepo(t, work), "", "HEAD")
-	if err != nil || len(got) != 1 || got[0].Category != policy.Emergency {
+	if err != nil || len(got) != 5 || got[0].Category != policy.Emergency {
 		t.Errorf("first deploy: %v %v", got, err)
+	}
+
+	// A branch carrying a major commit, merged with a merge commit: the
+	// major commit counts (the walk goes through the merge), and so does a
+	// merge message that declares a category; one that declares none adds
+	// nothing.
+	merged := gittest.Git(t, work, "rev-parse", "HEAD")
+	gittest.Git(t, work, "switch", "--quiet", "-c", "feature")
+	commit("f", "feat: queue\n\nChange-Category: major")
+	gittest.Git(t, work, "switch", "--quiet", "-")
+	commit("g", "docs: more\n\nChange-Category: standard")
+	gittest.Git(t, work, "merge", "--quiet", "--no-ff", "-m", "Merge feature", "feature")
+	got, err = CommitCategories(context.Background(), openRepo(t, work), merged, "HEAD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, highest := Categories(got)
+	if !reflect.DeepEqual(names, []string{"standard", "major"}) || highest != "major" || len(got) != 2 {
+		t.Errorf("merged branch: %v %q %q", got, names, highest)
+	}
+	// On a first deploy too (the bug: only the newest non-merge commit).
+	got, _ = CommitCategories(context.Background(), openRepo(t, work), "", "HEAD")
+	if names, _ := Categories(got); !slices.Contains(names, "major") {
+		t.Errorf("first deploy of a merged major change: %q", names)
+	}
+	gittest.Git(t, work, "commit", "--quiet", "--allow-empty", "-m", "Merge-like\n\nChange-Category: emergency")
+	gittest.Git(t, work, "switch", "--quiet", "-c", "other", "HEAD~1")
+	commit("h", "feat: other\n\nChange-Category: normal")
+	gittest.Git(t, work, "switch", "--quiet", "main")
+	gittest.Git(t, work, "merge", "--quiet", "--no-ff", "-m", "Merge other\n\nChange-Category: major", "other")
+	got, _ = CommitCategories(context.Background(), openRepo(t, work), "HEAD~1", "HEAD")
+	if names, _ := Categories(got); !reflect.DeepEqual(names, []string{"normal", "major"}) {
+		t.Errorf("a merge declaring major: %q", names)
 	}
 }
 

@@ -166,6 +166,27 @@ func CheckMigrations(ctx context.Context, repo *gitx.Repo, cfg *config.Config, s
 			cov.Folders = append(cov.Folders, fc)
 			continue
 		}
+		if sc.Base != "" && sc.Head != WorkTree {
+			// A push that leaves the folder as it is on the base: nothing
+			// to replay, and no blob to read (the common case).
+			changed, err := repo.DiffTrees(ctx, sc.Base, sc.Head, f.Dir+"/")
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(changed) == 0 && f.Exists {
+				names, err := repo.LsTree(ctx, sc.Head, f.Dir, false)
+				if err != nil {
+					return nil, nil, err
+				}
+				for _, n := range names {
+					if strings.HasSuffix(n, ".sql") {
+						fc.Migrations++
+					}
+				}
+				cov.Folders = append(cov.Folders, fc)
+				continue
+			}
+		}
 		in := migrations.Input{Dir: f.Dir}
 		if sc.Head == WorkTree {
 			in.Head, err = filesOnDisk(repo.Root, f.Dir)
@@ -206,16 +227,6 @@ func CheckMigrations(ctx context.Context, repo *gitx.Repo, cfg *config.Config, s
 		if len(in.Head) == 0 && len(in.Base) == 0 {
 			cov.Folders = append(cov.Folders, fc)
 			continue
-		}
-		if sc.Base != "" && sc.Head != WorkTree && fc.MovedFrom == "" {
-			changed, err := repo.DiffTrees(ctx, sc.Base, sc.Head, f.Dir+"/")
-			if err != nil {
-				return nil, nil, err
-			}
-			if len(changed) == 0 {
-				cov.Folders = append(cov.Folders, fc)
-				continue
-			}
 		}
 		fopts := opts
 		if fopts.Baseline, err = baselineFiles(ctx, repo, sc.Head, cfg.Migrations.BaselineOf(f.Dir)); err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/guardcm/guard/wranglercfg"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/guardcm/guard/config"
@@ -69,7 +70,7 @@ func PrePush(ctx context.Context, repo *gitx.Repo, cfg *config.Config, o PrePush
 		return fail.Usage(err)
 	}
 	var findings []report.Finding
-	allEmergency := true
+	allEmergency, onlyRecords := true, true
 	checked := 0
 	for _, u := range updates {
 		if isZero(u.LocalSHA) || strings.HasPrefix(u.RemoteRef, "refs/notes/") {
@@ -99,6 +100,11 @@ func PrePush(ctx context.Context, repo *gitx.Repo, cfg *config.Config, o PrePush
 			if !res.AllEmergency {
 				allEmergency = false
 			}
+			for _, c := range res.Commits {
+				if !c.IsMerge() && !slices.Contains(res.Records, c.Hash) {
+					onlyRecords = false
+				}
+			}
 		}
 	}
 	report.Write(o.Stderr, report.FormatText, findings)
@@ -108,15 +114,26 @@ func PrePush(ctx context.Context, repo *gitx.Repo, cfg *config.Config, o PrePush
 	if checked == 0 {
 		return nil
 	}
+	if onlyRecords && len(cfg.PrePush.Commands) > 0 {
+		fmt.Fprintln(o.Stderr, "guard: this push only adds or completes emergency-change records: the configured pre-push commands are not run")
+		return nil
+	}
 	if allEmergency && cfg.EmergencySkips() && len(cfg.PrePush.Commands) > 0 {
 		fmt.Fprintln(o.Stderr, "guard: emergency push: skipping the configured pre-push commands (document the change within 24 hours)")
 		return nil
 	}
-	for _, c := range cfg.PrePush.Commands {
+	for i, c := range cfg.PrePush.Commands {
 		fmt.Fprintf(o.Stderr, "guard: running %s\n", c)
 		if err := proc.Shell(ctx, repo.Root, c, o.Stdout, o.Stderr); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
+			}
+			var ee *proc.ExitError
+			if errors.As(err, &ee) && (ee.Code == 127 || ee.Code == 126) {
+				// The shell could not find or run the program: the
+				// configuration is wrong for this machine, not the code.
+				return fail.Usage(fmt.Errorf("push refused: pre-push command %q could not run (exit %d: a program it names is missing or not executable here)", c, ee.Code),
+					fmt.Sprintf("install it, or edit pre_push.commands[%d] in guard.toml; 'guard doctor' checks every configured command", i))
 			}
 			return fail.Refused(fmt.Errorf("push refused: pre-push command %q failed", c), "fix what it reports, or run it yourself: "+c)
 		}

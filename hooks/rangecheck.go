@@ -38,8 +38,38 @@ type Result struct {
 	Findings []report.Finding
 	// Highest is the highest category in the range (emergency counts as its
 	// own kind and is reported by AllEmergency).
-	Highest      policy.Category
+	Highest policy.Category
+	// AllEmergency: every commit is an emergency change or only adds or
+	// completes emergency-change records (Records).
 	AllEmergency bool
+	// Records are the commits that only add or complete records.
+	Records []string
+}
+
+// RecordsOnly reports whether changes only add or edit Markdown files
+// directly in the records folder: the commits that document an emergency.
+// Deleting or moving a record away is not documenting one.
+func RecordsOnly(changes []gitx.FileChange, recordsDir string) bool {
+	dir := strings.TrimSuffix(recordsDir, "/")
+	if len(changes) == 0 || dir == "" {
+		return false
+	}
+	in := func(p string) bool { return path.Dir(p) == dir && strings.HasSuffix(p, ".md") }
+	for _, fc := range changes {
+		switch fc.Kind {
+		case 'A', 'M':
+			if !in(fc.Path) {
+				return false
+			}
+		case 'R':
+			if !in(fc.Path) || !in(fc.OldPath) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Rule ids of the range checks.
@@ -119,6 +149,13 @@ func CheckRange(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r Rang
 			})
 		}
 		res.Category[c.Hash] = cat
+		if RecordsOnly(c.Changes, cfg.Rollback.RecordsDir) {
+			// Adding or completing emergency-change records is part of
+			// the emergency: it may go straight to a protected branch,
+			// and never waits for the records it brings.
+			res.Records = append(res.Records, c.Hash)
+			continue
+		}
 		if cat != policy.Emergency {
 			res.AllEmergency = false
 			notEmergency = append(notEmergency, c.Short())

@@ -1,5 +1,7 @@
 package initrepo
 
+import "strings"
+
 // EvidenceWorkflowPath is the scheduled workflow that runs the evidence
 // collectors on the policy's cadence.
 const EvidenceWorkflowPath = ".github/workflows/guard-evidence.yml"
@@ -18,8 +20,10 @@ const (
 // the evidence into the store named by the repository variable
 // GUARD_EVIDENCE_STORE (r2://BUCKET/PREFIX); the secrets and variables it
 // reads are documented at its top. It is a file of its own, kept apart
-// from Files' templates, and like them deterministic.
-func EvidenceWorkflow() File {
+// from Files' templates, and like them deterministic. It installs the
+// guard opts pins, as the pull-request workflow does.
+func EvidenceWorkflow(opts Options) File {
 	b, _ := templateFS.ReadFile("templates/guard-evidence.yml.tmpl") // embedded; the tests read it
+	b = []byte(strings.ReplaceAll(string(b), "@GUARD_INSTALL@", guardInstall(opts)))
 	return File{Path: EvidenceWorkflowPath, Content: b, Mode: 0o644}
 }

@@ -13,11 +13,12 @@ import (
 )
 
 type workflowStep struct {
-	Name string            `yaml:"name"`
-	Uses string            `yaml:"uses"`
-	With map[string]any    `yaml:"with"`
-	Env  map[string]string `yaml:"env"`
-	Run  string            `yaml:"run"`
+	Name             string            `yaml:"name"`
+	Uses             string            `yaml:"uses"`
+	With             map[string]any    `yaml:"with"`
+	Env              map[string]string `yaml:"env"`
+	Run              string            `yaml:"run"`
+	WorkingDirectory string            `yaml:"working-directory"`
 }
 
 type workflow struct {
@@ -50,7 +51,7 @@ type workflow struct {
 
 func parseEvidenceWorkflow(t *testing.T) (workflow, string) {
 	t.Helper()
-	f := EvidenceWorkflow()
+	f := EvidenceWorkflow(Options{})
 	var w workflow
 	dec := yaml.NewDecoder(strings.NewReader(string(f.Content)))
 	dec.KnownFields(true)

@@ -41,6 +41,16 @@ type Options struct {
 	// Verify are the commands run after a deploy.
 	// nil: {"bun run compliance:dev"}; an empty non-nil slice: none.
 	Verify []string
+	// GuardVersion is a published guard version (v1.2.3) the CI workflow
+	// installs with go install ...@version; else GuardRef, a commit or tag
+	// of GuardRepo (default DefaultGuardRepo) the workflow checks out and
+	// builds. Either way CI runs a pinned guard; with neither, the workflow
+	// names a placeholder ref that fails until it is set.
+	GuardVersion, GuardRef, GuardRepo string
+	// CommandNotes and VerifyNotes are written as comments inside the
+	// lists: commands that would apply but cannot run here, each with its
+	// reason (Project.Commands).
+	CommandNotes, VerifyNotes []string
 }
 
 // Result lists the paths Write created and those it left alone because they
@@ -75,6 +85,50 @@ var templateFS embed.FS
 // ChecklistHeading is the heading of the checklist section in the template,
 // the one the pull-request gate reads by default.
 const ChecklistHeading = "Self-review checklist"
+
+// GoVersion is the Go release guard's go.mod requires (TestGoVersionMatchesGoMod).
+const GoVersion = "1.26.8"
+
+// DefaultGuardRepo is where the generated workflow fetches guard's source.
+const DefaultGuardRepo = "guardcm/guard"
+
+// UnpinnedRef is the ref the workflow names when guard init knows no
+// commit to pin: actions/checkout fails on it, loudly, until it is set.
+const UnpinnedRef = "SET-A-GUARD-COMMIT"
+
+// guardInstall renders the workflow steps that install a pinned guard.
+func guardInstall(opts Options) string {
+	if opts.GuardVersion != "" {
+		return `      - uses: actions/setup-go@v6
+        with:
+          go-version: "` + GoVersion + `" # guard's go.mod
+          cache: false
+      - name: Install guard ` + opts.GuardVersion + ` (pinned)
+        run: go install github.com/guardcm/guard/cmd/guard@` + opts.GuardVersion
+	}
+	repo, ref := opts.GuardRepo, opts.GuardRef
+	if repo == "" {
+		repo = DefaultGuardRepo
+	}
+	note := "the guard commit guard init ran from; change it to upgrade"
+	if ref == "" {
+		ref, note = UnpinnedRef, "set the guard commit or tag to build (guard init --guard-ref); never a branch"
+	}
+	return `      # guard is built from its source at a pinned commit (README: Installing).
+      - name: Check out guard (pinned)
+        uses: actions/checkout@v6
+        with:
+          repository: ` + repo + ` # where your team gets guard from
+          ref: ` + ref + ` # ` + note + `
+          path: .guard-src
+      - uses: actions/setup-go@v6
+        with:
+          go-version-file: .guard-src/go.mod
+          cache: false
+      - name: Install guard
+        working-directory: .guard-src
+        run: go install ./cmd/guard`
+}
 
 // Checklist returns the self-review checklist items of the pull-request
 // template: the Secure Development Policy's code-review points, with the
@@ -112,9 +166,10 @@ func Files(opts Options) []File {
 	}
 	r := strings.NewReplacer(
 		"@PROJECT@", projectName(opts.ProjectName),
-		"@COMMANDS@", tomlArray(orDefault(opts.Commands, DefaultCommands)),
-		"@VERIFY@", tomlArray(orDefault(opts.Verify, DefaultVerify)),
+		"@COMMANDS@", tomlList(orDefault(opts.Commands, DefaultCommands), opts.CommandNotes),
+		"@VERIFY@", tomlList(orDefault(opts.Verify, DefaultVerify), opts.VerifyNotes),
 		"@CHECKLIST@", strings.Join(items, "\n"),
+		"@GUARD_INSTALL@", guardInstall(opts),
 	)
 	render := func(name string) []byte {
 		// Embedded at build time; the tests read every one.
@@ -127,7 +182,7 @@ func Files(opts Options) []File {
 		{Path: ThreatModelPath, Content: render("threat-model.md.tmpl"), Mode: 0o644},
 		{Path: RolloutsPath, Content: render("rollouts-README.md.tmpl"), Mode: 0o644},
 		{Path: WorkflowPath, Content: render("guard.yml.tmpl"), Mode: 0o644},
-		EvidenceWorkflow(),
+		EvidenceWorkflow(opts),
 	}
 }
 
@@ -214,6 +269,24 @@ func tomlArray(ss []string) string {
 		parts[i] = tomlString(s)
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// tomlList renders a TOML array of strings, one line when there are no
+// notes, else one element a line with each note as a commented-out line.
+func tomlList(ss, notes []string) string {
+	if len(notes) == 0 {
+		return tomlArray(ss)
+	}
+	var b strings.Builder
+	b.WriteString("[\n")
+	for _, s := range ss {
+		b.WriteString("  " + tomlString(s) + ",\n")
+	}
+	for _, n := range notes {
+		b.WriteString("  # " + strings.Join(strings.Fields(n), " ") + "\n")
+	}
+	b.WriteString("]")
+	return b.String()
 }
 
 // tomlString quotes s as a TOML basic string. TOML documents are UTF-8, so

@@ -403,7 +403,45 @@ func TestGuardTOMLQuoting(t *testing.T) {
 }
 
 func TestWorkflow(t *testing.T) {
-	doc := fileMap(t, Options{})[WorkflowPath].Content
+	for _, tc := range []struct {
+		opts       Options
+		uses, runs []string
+		contains   string
+	}{
+		{Options{}, []string{"actions/checkout@v6", "actions/checkout@v6", "actions/setup-go@v6"},
+			[]string{"go install ./cmd/guard", "guard check --format github"}, "ref: " + UnpinnedRef},
+		{Options{GuardRef: "0123456789abcdef0123456789abcdef01234567"}, []string{"actions/checkout@v6", "actions/checkout@v6", "actions/setup-go@v6"},
+			[]string{"go install ./cmd/guard", "guard check --format github"}, "ref: 0123456789abcdef0123456789abcdef01234567 #"},
+		{Options{GuardVersion: "v1.4.2"}, []string{"actions/checkout@v6", "actions/setup-go@v6"},
+			[]string{"go install github.com/guardcm/guard/cmd/guard@v1.4.2", "guard check --format github"}, `go-version: "` + GoVersion + `"`},
+	} {
+		doc := fileMap(t, tc.opts)[WorkflowPath].Content
+		if !strings.Contains(string(doc), tc.contains) || strings.Contains(string(doc), "@latest") {
+			t.Errorf("%+v: workflow lacks %q or floats:\n%s", tc.opts, tc.contains, doc)
+		}
+		checkWorkflow(t, doc, tc.uses, tc.runs)
+	}
+}
+
+func TestGoVersionMatchesGoMod(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "\ngo "+GoVersion+"\n") {
+		t.Errorf("initrepo.GoVersion %s is not go.mod's go directive", GoVersion)
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "Go "+GoVersion) {
+		t.Errorf("README does not name Go %s, go.mod's version", GoVersion)
+	}
+}
+
+func checkWorkflow(t *testing.T, doc []byte, wantUses, wantRuns []string) {
+	t.Helper()
 	var wf struct {
 		Name string `yaml:"name"`
 		On   struct {
@@ -453,17 +491,17 @@ func TestWorkflow(t *testing.T) {
 			if s.Run != "" {
 				runs = append(runs, s.Run)
 			}
-			if strings.HasPrefix(s.Uses, "actions/checkout@") {
+			if strings.HasPrefix(s.Uses, "actions/checkout@") && checkoutDepth == nil {
 				checkoutDepth = s.With["fetch-depth"]
 			}
 		}
-		if !reflect.DeepEqual(uses, []string{"actions/checkout@v6", "actions/setup-go@v6"}) {
+		if !reflect.DeepEqual(uses, wantUses) {
 			t.Errorf("actions %q", uses)
 		}
 		if checkoutDepth != 0 {
 			t.Errorf("checkout fetch-depth %v (%T), want 0: guard reads every commit", checkoutDepth, checkoutDepth)
 		}
-		if !reflect.DeepEqual(runs, []string{"go install github.com/guardcm/guard/cmd/guard@latest", "guard check --format github"}) {
+		if !reflect.DeepEqual(runs, wantRuns) {
 			t.Errorf("run steps %q", runs)
 		}
 		if job.RunsOn != "ubuntu-latest" {

@@ -4,6 +4,11 @@
 //   - Hooks go where git looks for them: `git rev-parse --git-path hooks`,
 //     which honours core.hooksPath and, from a linked worktree, answers the
 //     common directory, so installing there protects the main checkout too.
+//   - A hooks folder inside the work tree and not ignored (husky's .husky,
+//     husky 9's .husky/_ counting as .husky, a committed .githooks) is
+//     shared through git: there guard adds a marked, portable block to each
+//     hook (see tracked.go) and never writes a machine's path; everything
+//     below about scripts and .pre-guard files is for private folders.
 //   - A guard hook is a small POSIX sh script that execs an absolute, baked-in
 //     binary path (GUI git clients run hooks with another PATH) and fails with
 //     a reinstall hint when that binary is gone. Its second line carries a
@@ -97,6 +102,13 @@ type HookState struct {
 	BinaryOK bool
 	// Previous is the path of the preserved <name>.pre-guard, or "".
 	Previous string
+	// Tracked: the hook lives in a folder inside the work tree (husky's,
+	// a committed .githooks), where guard's part is a portable block that
+	// runs the guard on PATH (Binary is then what PATH finds).
+	Tracked bool
+	// MachineSpecific: a tracked folder holds a script an older guard
+	// wrote, with one machine's binary path in it.
+	MachineSpecific bool
 }
 
 // HooksDir is the absolute folder git runs hooks from for repo.
@@ -115,18 +127,22 @@ func HooksDir(ctx context.Context, repo *gitx.Repo) (string, error) {
 // foreign hook, and reports what it did per hook. Nothing is changed when a
 // hook cannot be installed without losing a file.
 func Install(ctx context.Context, repo *gitx.Repo, opts Options) ([]Action, error) {
+	hooks, dir, err := locateHooks(ctx, repo, opts.Hooks)
+	if err != nil {
+		return nil, err
+	}
+	if l, err := Locate(ctx, repo); err != nil {
+		return nil, err
+	} else if l.Tracked {
+		return installTracked(l, hooks) // runs the guard on PATH: no binary to check
+	}
 	bin := opts.Binary
 	if bin == "" {
-		var err error
 		if bin, err = DefaultBinary(); err != nil {
 			return nil, err
 		}
 	}
 	if err := checkBinary(bin); err != nil {
-		return nil, err
-	}
-	hooks, dir, err := locateHooks(ctx, repo, opts.Hooks)
-	if err != nil {
 		return nil, err
 	}
 
@@ -207,6 +223,11 @@ func Uninstall(ctx context.Context, repo *gitx.Repo, hooks []string) ([]Action, 
 	if err != nil {
 		return nil, err
 	}
+	if l, err := Locate(ctx, repo); err != nil {
+		return nil, err
+	} else if l.Tracked {
+		return uninstallTracked(l, hooks)
+	}
 	var actions []Action
 	for _, h := range hooks {
 		path := filepath.Join(dir, h)
@@ -246,6 +267,11 @@ func Inspect(ctx context.Context, repo *gitx.Repo, hooks []string) ([]HookState,
 	hooks, dir, err := locateHooks(ctx, repo, hooks)
 	if err != nil {
 		return nil, err
+	}
+	if l, err := Locate(ctx, repo); err != nil {
+		return nil, err
+	} else if l.Tracked {
+		return inspectTracked(l, hooks)
 	}
 	var res []HookState
 	for _, h := range hooks {

@@ -88,6 +88,8 @@ func TestInstallHooksPath(t *testing.T) {
 			gittest.Git(t, dir, "config", "core.hooksPath", config)
 			repo := open(t, dir)
 			bin := standIn(t, filepath.Join(t.TempDir(), "guard"))
+			// Inside the work tree the hooks run the guard on PATH.
+			t.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 
 			got, err := HooksDir(ctx, repo)
 			if err != nil {

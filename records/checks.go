@@ -21,13 +21,18 @@ const (
 )
 
 // OverdueCheck is the range check that holds back every push (and CI run)
-// bringing a non-emergency commit while an emergency-change record is
-// overdue: the policy's 24-hour documentation deadline has teeth. Emergency
-// pushes pass, so an incident is never blocked by paperwork. Severity is
-// error, or warning with [pre_push] overdue_records = "warn". A record
-// that does not parse counts as undocumented, with its located error.
-// Records are read from the working tree, where they are written and
-// filled in.
+// bringing a non-emergency commit while an emergency change is overdue:
+// the policy's 24-hour documentation deadline has teeth. Emergency pushes,
+// and pushes that only add or complete records, pass, so an incident and
+// its paperwork are never blocked. Severity is error, or warning with
+// [pre_push] overdue_records = "warn".
+//
+// What is overdue comes from what is shared, not from local files: every
+// emergency commit in the remote branch's history and every guard rollback
+// in the deploy records (Obligations) whose committed record — on the
+// remote branch or in the commits pushed — is missing or still has TODO
+// 24 hours on. Records in the work tree add findings (an overdue or
+// unparsable file) but can never document anything.
 //
 // One check value reports each record once, however many refs a push
 // updates.
@@ -38,7 +43,7 @@ func OverdueCheck(now func() time.Time) hooks.RangeCheck {
 			return nil, nil
 		}
 		reported = true
-		recs, probs, err := List(repo.Root, cfg.Rollback.RecordsDir)
+		st, err := Load(ctx, repo, cfg, r.Base, r.Head)
 		if err != nil {
 			return nil, err
 		}
@@ -48,18 +53,31 @@ func OverdueCheck(now func() time.Time) hooks.RangeCheck {
 		}
 		t := now()
 		var out []report.Finding
-		for _, rec := range recs {
-			if rec.State(t) != StateOverdue {
+		branch := cfg.Remote + "/" + cfg.Branch
+		reportedPaths := map[string]bool{}
+		for _, o := range st.Obligations {
+			if o.State(t) != StateOverdue {
 				continue
 			}
-			out = append(out, report.Finding{
-				Rule: RuleOverdue, Severity: sev, File: rec.Path, Line: firstOr(rec.TODO),
-				Message: fmt.Sprintf("emergency-change record overdue since %s (opened %s, %d TODO left): until it is documented only emergency changes may be pushed",
-					rec.Due.Format(time.RFC3339), rec.Opened.Format(time.RFC3339), len(rec.TODO)),
-				Fix: fmt.Sprintf("replace every TODO in %s, commit it and push it (with this change or before it); 'guard changes' lists the records", rec.Path),
-			})
+			if o.Record == nil {
+				out = append(out, report.Finding{
+					Rule: RuleOverdue, Severity: sev, Commit: ShortCommit(o.Commit), Subject: o.Subject,
+					Message: fmt.Sprintf("%s (%s) has no committed emergency-change record on %s, overdue since %s: until it is documented only emergency changes may be pushed",
+						o.Describe(), o.At.Format(time.RFC3339), branch, o.Due.Format(time.RFC3339)),
+					Fix: fmt.Sprintf("write the record under %s/ (guard changes lists what is missing), fill it in, commit and push it — a push of records alone may go to %s directly", cfg.Rollback.RecordsDir, cfg.Branch),
+				})
+				continue
+			}
+			reportedPaths[o.Record.Path] = true
+			out = append(out, overdueFinding(sev, o.Record))
 		}
-		for _, p := range probs {
+		for _, rec := range st.Records {
+			if !reportedPaths[rec.Path] && rec.State(t) == StateOverdue {
+				reportedPaths[rec.Path] = true
+				out = append(out, overdueFinding(sev, rec))
+			}
+		}
+		for _, p := range st.Problems {
 			f := report.Finding{Rule: RuleInvalid, Severity: sev, Message: p.Error(),
 				Fix: "fix the record's front matter (see 'guard changes'); until it parses it counts as undocumented"}
 			var pe *ParseError
@@ -70,6 +88,60 @@ func OverdueCheck(now func() time.Time) hooks.RangeCheck {
 		}
 		return out, nil
 	}
+}
+
+func overdueFinding(sev report.Severity, rec *Record) report.Finding {
+	return report.Finding{
+		Rule: RuleOverdue, Severity: sev, File: rec.Path, Line: firstOr(rec.TODO),
+		Message: fmt.Sprintf("emergency-change record overdue since %s (opened %s, %d TODO left): until it is documented only emergency changes may be pushed",
+			rec.Due.Format(time.RFC3339), rec.Opened.Format(time.RFC3339), len(rec.TODO)),
+		Fix: fmt.Sprintf("replace every TODO in %s, commit it and push it (with this change or before it); 'guard changes' lists the records", rec.Path),
+	}
+}
+
+// Status is every record and obligation guard judges: the records in the
+// work tree and the committed ones, and the obligations with the committed
+// record that answers each.
+type Status struct {
+	Obligations []*Obligation
+	// Records are the records in the work tree and the committed trees,
+	// each path once (the work tree's version first: what the user sees).
+	Records  []*Record
+	Problems []error
+}
+
+// Load reads the Status: obligations from the history of base (the remote
+// branch; "" when there is none yet) and the team's deploy records,
+// answered by records committed at base or head.
+func Load(ctx context.Context, repo *gitx.Repo, cfg *config.Config, base, head string) (*Status, error) {
+	committed, cprobs, err := Committed(ctx, repo, cfg.Rollback.RecordsDir, head, base)
+	if err != nil {
+		return nil, err
+	}
+	obs, err := Obligations(ctx, repo, base, TeamLedger(ctx, repo), committed)
+	if err != nil {
+		return nil, err
+	}
+	local, lprobs, err := List(repo.Root, cfg.Rollback.RecordsDir)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{Obligations: obs}
+	seen := map[string]bool{}
+	for _, rec := range append(local, committed...) {
+		if !seen[rec.Path] {
+			seen[rec.Path] = true
+			st.Records = append(st.Records, rec)
+		}
+	}
+	probSeen := map[string]bool{}
+	for _, p := range append(lprobs, cprobs...) {
+		if !probSeen[p.Error()] {
+			probSeen[p.Error()] = true
+			st.Problems = append(st.Problems, p)
+		}
+	}
+	return st, nil
 }
 
 func firstOr(xs []int) int {
@@ -128,7 +200,8 @@ func CommitRecordCheck(now func() time.Time) hooks.RangeCheck {
 			out = append(out, report.Finding{
 				Rule: RuleWritten, Severity: report.SeverityNotice, File: rec.Path, Commit: c.Short(), Subject: c.Subject,
 				Message: fmt.Sprintf("emergency change: wrote its change record (a new, untracked file); document it by %s", rec.Due.Format(time.RFC3339)),
-				Fix:     fmt.Sprintf("replace every TODO, then: git add %s && git commit -m 'Document emergency change %s'", rec.Path, c.Short()),
+				Fix: fmt.Sprintf("replace every TODO, then: git add %s && git commit -m 'Document emergency change %s' && git push %s %s (a push of records alone may go to %s directly)",
+					rec.Path, c.Short(), cfg.Remote, r.Branch, r.Branch),
 			})
 		}
 		return out, nil

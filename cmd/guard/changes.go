@@ -68,10 +68,14 @@ type changeJSON struct {
 	Due       time.Time `json:"due"`
 	TODO      int       `json:"todo"`
 	TODOLines []int     `json:"todo_lines"`
+	// Missing: an emergency change with no committed record (File "").
+	Missing bool `json:"missing,omitempty"`
 	records.Change
 }
 
-// Run lists the records, oldest first.
+// Run lists the records, oldest first, then the emergency changes the
+// remote branch's history and the team's deploy records show with no
+// committed record (missing, or overdue once 24 hours have passed).
 func (c *ChangesCmd) Run(env *Env) error {
 	repo, cfg, err := env.Workspace()
 	if err != nil {
@@ -82,16 +86,32 @@ func (c *ChangesCmd) Run(env *Env) error {
 		return err
 	}
 	now := clock()
-	recs, probs, err := records.List(repo.Root, cfg.Rollback.RecordsDir)
+	base, _, err := repo.RefHash(env.Ctx, cfg.RemoteBranchRef())
 	if err != nil {
 		return fail.External(err)
 	}
+	st, err := records.Load(env.Ctx, repo, cfg, base, "")
+	if err != nil {
+		return fail.External(err)
+	}
+	var missing []*records.Obligation
+	for _, o := range st.Obligations {
+		if o.Record == nil {
+			missing = append(missing, o)
+		}
+	}
 	if c.Format == "json" {
-		out := make([]changeJSON, 0, len(recs))
-		for _, r := range recs {
+		out := make([]changeJSON, 0, len(st.Records)+len(missing))
+		for _, r := range st.Records {
 			out = append(out, changeJSON{
 				File: r.Path, State: string(r.State(now)), Kind: r.Kind(), Opened: r.Opened, Due: r.Due,
 				TODO: len(r.TODO), TODOLines: r.TODO, Change: r.Change,
+			})
+		}
+		for _, o := range missing {
+			out = append(out, changeJSON{
+				State: string(o.State(now)), Kind: o.Kind, Opened: o.At, Due: o.Due, TODOLines: []int{}, Missing: true,
+				Change: records.Change{Commit: o.Commit, Subject: o.Subject, Worker: o.Worker, Env: o.Env, ToVersion: o.ToVersion, DeploymentID: o.DeploymentID},
 			})
 		}
 		enc := json.NewEncoder(env.Stdout)
@@ -100,21 +120,22 @@ func (c *ChangesCmd) Run(env *Env) error {
 			return fail.External(err)
 		}
 	} else {
-		printChanges(env, cfg.Rollback.RecordsDir, recs, now)
+		printChanges(env, cfg, st.Records, missing, now)
 	}
-	for _, p := range probs {
+	for _, p := range st.Problems {
 		fmt.Fprintf(env.Stderr, "guard: error: %v\n", p)
 	}
-	if len(probs) > 0 {
-		return fail.Usage(fmt.Errorf("%d emergency-change record(s) could not be read", len(probs)),
+	if len(st.Problems) > 0 {
+		return fail.Usage(fmt.Errorf("%d emergency-change record(s) could not be read", len(st.Problems)),
 			"fix the front matter at the line named; until then the record counts as undocumented")
 	}
 	return nil
 }
 
-func printChanges(env *Env, dir string, recs []*records.Record, now time.Time) {
-	if len(recs) == 0 {
-		fmt.Fprintf(env.Stderr, "guard: no emergency-change records in %s\n", dir)
+func printChanges(env *Env, cfg *config.Config, recs []*records.Record, missing []*records.Obligation, now time.Time) {
+	dir := cfg.Rollback.RecordsDir
+	if len(recs) == 0 && len(missing) == 0 {
+		fmt.Fprintf(env.Stderr, "guard: no emergency-change records in %s, and no emergency change without one\n", dir)
 		return
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
@@ -132,10 +153,18 @@ func printChanges(env *Env, dir string, recs []*records.Record, now time.Time) {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", st, r.Opened.Format(time.RFC3339), r.Due.Format(time.RFC3339), len(r.TODO), r.Path, what)
 	}
+	missingOverdue := 0
+	for _, o := range missing {
+		st := o.State(now)
+		if st == records.StateOverdue {
+			missingOverdue++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t-\t(no record on %s/%s)\t%s\n", st, o.At.Format(time.RFC3339), o.Due.Format(time.RFC3339), cfg.Remote, cfg.Branch, o.Describe())
+	}
 	tw.Flush()
-	fmt.Fprintf(env.Stderr, "guard: %d record(s): %d open, %d overdue, %d documented\n",
-		len(recs), counts[records.StateOpen], counts[records.StateOverdue], counts[records.StateDocumented])
-	if counts[records.StateOverdue] > 0 {
-		fmt.Fprintln(env.Stderr, "guard: hint: overdue records hold back every non-emergency push: replace their TODOs and commit them")
+	fmt.Fprintf(env.Stderr, "guard: %d record(s): %d open, %d overdue, %d documented; %d emergency change(s) without a committed record (%d overdue)\n",
+		len(recs), counts[records.StateOpen], counts[records.StateOverdue], counts[records.StateDocumented], len(missing), missingOverdue)
+	if counts[records.StateOverdue]+missingOverdue > 0 {
+		fmt.Fprintln(env.Stderr, "guard: hint: overdue changes hold back every non-emergency push: write or complete their records, commit and push them (a push of records alone may go to the protected branch)")
 	}
 }

@@ -29,9 +29,9 @@ func (c *cloudflare) API() *cfapi.Client { return cfapi.New(c.Token, c.Target.Ac
 
 // Cloudflare resolves the target of guard history, rollback and evidence
 // deployments: a missing token first (nothing can be read without it),
-// then the wrangler configuration (--config, as guard deploy reads it) and
-// environment (--env). Errors carry guard's exit codes.
-func (e *Env) Cloudflare(wranglerConfig, wranglerEnv string) (*cloudflare, error) {
+// then the worker the flags choose (chooseWorker: --worker, --config,
+// --env, or the only worker). Errors carry guard's exit codes.
+func (e *Env) Cloudflare(f WorkerFlags) (*cloudflare, error) {
 	repo, cfg, err := e.Workspace()
 	if err != nil {
 		return nil, err
@@ -40,7 +40,7 @@ func (e *Env) Cloudflare(wranglerConfig, wranglerEnv string) (*cloudflare, error
 	if token == "" {
 		return nil, deploy.TokenMissing()
 	}
-	wcfg, err := wranglerConfigFlag(wranglerConfig)
+	wcfg, wranglerEnv, err := e.chooseWorker(f)
 	if err != nil {
 		return nil, err
 	}

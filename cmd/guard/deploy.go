@@ -2,7 +2,11 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"slices"
+
+	"github.com/alecthomas/kong"
 
 	"github.com/guardcm/guard/deploy"
 	"github.com/guardcm/guard/hooks"
@@ -12,26 +16,32 @@ import (
 
 // DeployCmd is the guarded deploy (the policy's deploy-guarded.sh).
 type DeployCmd struct {
-	Env            string   `help:"Deploy this wrangler environment (wrangler's --env)." placeholder:"ENV"`
-	Config         string   `help:"The wrangler configuration file (default: [deploy] config, else wrangler.json, wrangler.jsonc or wrangler.toml at the root)." placeholder:"FILE"`
-	NoFetch        bool     `help:"Compare with the last fetched remote branch instead of fetching it first."`
-	AllowUntracked bool     `help:"Deploy although untracked files exist (they are not deployed) and list them in the deploy record."`
-	RollbackOnFail bool     `help:"Roll back automatically when verification fails."`
-	BreakLock      bool     `help:"Take over the team lock when its lease has expired (recorded in the deploy's record)."`
-	Gradual        bool     `help:"Deploy progressively: upload, smoke-test at 0% with the health checks pinned to the new version, then raise it step by step ([deploy.rollout] makes every deploy gradual)."`
-	Steps          string   `help:"Steps of a gradual deploy, as percentages (implies --gradual; default [deploy.rollout] steps, else 0,10,50,100)." placeholder:"0,25,100"`
-	Resume         bool     `help:"Finish a gradual deploy that stopped (crash or interrupt) from the step production is at." xor:"finish"`
-	Abort          bool     `help:"Undo a gradual deploy that stopped: the previous version at 100% again." xor:"finish"`
-	Args           []string `arg:"" optional:"" passthrough:"" help:"Extra arguments for wrangler deploy, after --." placeholder:"WRANGLER-ARGS"`
+	WorkerFlags
+	NoFetch        bool   `help:"Compare with the last fetched remote branch instead of fetching it first."`
+	AllowUntracked bool   `help:"Deploy although untracked files exist (they are not deployed) and list them in the deploy record."`
+	RollbackOnFail bool   `help:"Roll back automatically when verification fails."`
+	BreakLock      bool   `help:"Take over the team lock when its lease has expired (recorded in the deploy's record)."`
+	DryRun         bool   `help:"Print the plan and stop: the worker, the tree check, the commits and categories that would ship, the wrangler command. No wrangler, no API, no token, no record."`
+	Gradual        bool   `help:"Deploy progressively: upload, smoke-test at 0% with the health checks pinned to the new version, then raise it step by step ([deploy.rollout] makes every deploy gradual)."`
+	Steps          string `help:"Steps of a gradual deploy, as percentages (implies --gradual; default [deploy.rollout] steps, else 0,10,50,100)." placeholder:"0,25,100"`
+	Resume         bool   `help:"Finish a gradual deploy that stopped (crash or interrupt) from the step production is at." xor:"finish"`
+	Abort          bool   `help:"Undo a gradual deploy that stopped: the previous version at 100% again." xor:"finish"`
+	// Not passthrough: kong then rejects an unknown flag (a typo of a
+	// guard flag must never reach wrangler), and wrangler's own arguments
+	// are only those after "--" (checked in Run).
+	Args []string `arg:"" optional:"" help:"Extra arguments for wrangler deploy, after --." placeholder:"-- WRANGLER-ARGS"`
 }
 
 // Run deploys.
-func (c *DeployCmd) Run(env *Env) error {
+func (c *DeployCmd) Run(env *Env, kctx *kong.Context) error {
+	if err := afterDoubleDash(kctx.Args, c.Args); err != nil {
+		return err
+	}
 	repo, cfg, err := env.Workspace()
 	if err != nil {
 		return err
 	}
-	wcfg, err := wranglerConfigFlag(c.Config)
+	wcfg, wenv, err := env.chooseWorker(c.WorkerFlags)
 	if err != nil {
 		return err
 	}
@@ -44,7 +54,7 @@ func (c *DeployCmd) Run(env *Env) error {
 	o := deploy.Options{
 		Repo:           repo,
 		Config:         cfg,
-		Env:            c.Env,
+		Env:            wenv,
 		WranglerConfig: wcfg,
 		Token:          os.Getenv(tokenEnv),
 		AccountID:      os.Getenv(accountEnv),
@@ -53,28 +63,55 @@ func (c *DeployCmd) Run(env *Env) error {
 		Stderr:         env.Stderr,
 	}
 	if c.Resume || c.Abort {
-		if c.Gradual || steps != nil || c.RollbackOnFail || c.AllowUntracked || len(c.Args) > 0 {
-			return fail.Usage(errors.New("--resume and --abort take only --env and --config: they finish the gradual deploy the ledger records"))
+		if c.Gradual || steps != nil || c.RollbackOnFail || c.AllowUntracked || c.DryRun || len(c.Args) > 0 {
+			return fail.Usage(errors.New("--resume and --abort take only --worker, --env, --config and --break-lock: they finish the gradual deploy the ledger records"))
 		}
+		o.BreakLock = c.BreakLock
 		res, err := deploy.Finish(env.Ctx, o, c.Abort)
 		return publishDeployEvidence(env, res, err)
 	}
-	var onFail deploy.RollbackFunc
+	o.NoFetch, o.AllowUntracked = c.NoFetch, c.AllowUntracked
+	o.ExtraArgs, o.MigrationCheck = c.Args, hooks.MigrationFindings
+	o.Gradual, o.Steps = c.Gradual, steps
+	if c.DryRun {
+		p, err := deploy.DryRun(env.Ctx, o)
+		if err != nil {
+			return err
+		}
+		p.Write(env.Stdout)
+		if len(p.Divergences) > 0 {
+			return fail.Refused(fmt.Errorf("dry run: the deploy would be refused: %d difference(s) from %s/%s", len(p.Divergences), cfg.Remote, cfg.Branch))
+		}
+		fmt.Fprintln(env.Stderr, "guard: dry run: nothing was deployed or recorded")
+		return nil
+	}
 	if c.RollbackOnFail {
-		if onFail, err = deployRollback(env, repo, cfg); err != nil {
+		if o.Rollback, err = deployRollback(env, repo, cfg); err != nil {
 			return err
 		}
 	}
-	args := c.Args
-	if len(args) > 0 && args[0] == "--" {
-		args = args[1:]
-	}
-	o.NoFetch, o.AllowUntracked, o.BreakLock = c.NoFetch, c.AllowUntracked, c.BreakLock
-	o.RollbackOnFail, o.Rollback = c.RollbackOnFail, onFail
-	o.ExtraArgs, o.MigrationCheck = args, hooks.MigrationFindings
-	o.Gradual, o.Steps = c.Gradual, steps
+	o.RollbackOnFail, o.BreakLock = c.RollbackOnFail, c.BreakLock
 	res, err := deploy.Run(env.Ctx, o)
 	return publishDeployEvidence(env, res, err)
+}
+
+// afterDoubleDash refuses positional arguments given before "--": only
+// what follows "--" is for wrangler, so `guard deploy minify` (a forgotten
+// "--") is a usage error rather than something handed on.
+func afterDoubleDash(raw, positional []string) error {
+	if len(positional) == 0 {
+		return nil
+	}
+	i := slices.Index(raw, "--")
+	after := 0
+	if i >= 0 {
+		after = len(raw) - i - 1
+	}
+	if after < len(positional) {
+		return fail.Usage(fmt.Errorf("unexpected argument %q", positional[0]),
+			"arguments for wrangler go after --, as in: guard deploy -- --minify")
+	}
+	return nil
 }
 
 // interruptedRollout asks, on a terminal, whether an interrupted gradual

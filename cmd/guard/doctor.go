@@ -7,8 +7,10 @@ import (
 
 	goversion "github.com/hashicorp/go-version"
 
+	"github.com/guardcm/guard/initrepo"
 	"github.com/guardcm/guard/install"
 	"github.com/guardcm/guard/internal/fail"
+	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/internal/wrangler"
 )
 
@@ -66,6 +68,11 @@ func (c *DoctorCmd) Run(env *Env) error {
 	} else {
 		d.ok("configuration: %s is valid", cfg.Source)
 	}
+	// the commands guard runs: their programs, and the package scripts
+	// they name, so a push never fails on "bun: not found"
+	if cfg != nil {
+		d.commands(repo.Root, cfg.PrePush.Commands, cfg.Deploy.Verify)
+	}
 	// hooks
 	self, _ := install.DefaultBinary()
 	states, err := install.Inspect(env.Ctx, repo, nil)
@@ -73,6 +80,10 @@ func (c *DoctorCmd) Run(env *Env) error {
 		d.problem("", "cannot inspect the hooks: %v", err)
 	}
 	for _, s := range states {
+		if s.Tracked {
+			d.trackedHook(repo, s)
+			continue
+		}
 		switch {
 		case !s.Present:
 			d.problem("run 'guard install'", "%s hook is not installed", s.Hook)
@@ -127,6 +138,59 @@ func (c *DoctorCmd) Run(env *Env) error {
 		return fail.AlreadyReported(fail.KindRefused, fmt.Sprintf("%d problem(s) found", d.problems))
 	}
 	return nil
+}
+
+// trackedHook reports a hook in a folder the repository shares (husky):
+// guard's block there, as written, committed, and a guard on PATH to run.
+func (d *doctor) trackedHook(repo *gitx.Repo, s install.HookState) {
+	rel := relOr(repo.Root, s.Path)
+	switch {
+	case s.MachineSpecific:
+		d.problem("run 'guard install': it puts back the hook that was there and adds guard's portable block",
+			"%s: %s is a guard script with one machine's path (%s) in a shared folder", s.Hook, rel, s.Binary)
+		return
+	case !s.Present || !s.Guard:
+		d.problem("run 'guard install' (it adds a marked block to the hook and keeps what is there), then commit "+rel,
+			"%s: %s does not run guard", s.Hook, rel)
+		return
+	case s.Edited:
+		d.problem("run 'guard install' to restore the block, then commit "+rel, "%s: guard's block in %s was edited by hand", s.Hook, rel)
+		return
+	case !s.Executable:
+		d.problem("chmod +x "+rel+", then commit it", "%s: %s is not executable, so git ignores it", s.Hook, rel)
+		return
+	case !s.BinaryOK:
+		d.problem("put guard on PATH (go install ./cmd/guard from guard's clone)", "%s: guard's block in %s runs the guard on PATH, and there is none", s.Hook, rel)
+		return
+	}
+	out, err := repo.Git(d.env.Ctx, "status", "--porcelain", "--", rel)
+	if err != nil {
+		d.problem("", "cannot read the status of %s: %v", rel, err)
+		return
+	}
+	if len(strings.TrimSpace(string(out))) > 0 {
+		d.problem(fmt.Sprintf("commit it through a pull request: git add %s && git commit", rel),
+			"%s: guard's block in %s is not committed: other clones do not run the checks", s.Hook, rel)
+		return
+	}
+	d.ok("%s: guard's block in %s (tracked), runs guard from PATH (%s)", s.Hook, rel, s.Binary)
+}
+
+// commands checks the configured pre-push and verify commands.
+func (d *doctor) commands(root string, prePush, verify []string) {
+	proj, err := initrepo.Detect(root)
+	if err != nil {
+		d.problem("fix package.json", "%v", err)
+		return
+	}
+	probs := append(initrepo.CheckCommands(root, proj, "pre_push.commands", prePush),
+		initrepo.CheckCommands(root, proj, "deploy.verify", verify)...)
+	for _, p := range probs {
+		d.problem(p.Fix, "%s = %q: %s", p.Key, p.Command, p.Problem)
+	}
+	if len(probs) == 0 {
+		d.ok("commands: %s and %s; their programs and package scripts exist", plural(len(prePush), "pre-push command"), plural(len(verify), "verify command"))
+	}
 }
 
 // gitVersion reads "git version 2.39.5 (Apple Git-143)".

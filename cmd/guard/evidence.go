@@ -32,12 +32,11 @@ type EvidenceMergeActivityCmd struct {
 
 // EvidenceDeploymentsCmd is guard evidence deployments.
 type EvidenceDeploymentsCmd struct {
-	Since   string `default:"7d" help:"Start of the period: a length counted back from its end (24h, 7d, 2w), a date or an RFC 3339 instant." placeholder:"WHEN"`
-	Until   string `help:"End of the period: a date (2026-12-01: its midnight UTC) or an RFC 3339 instant, in the past. Default: now." placeholder:"WHEN"`
-	Out     string `help:"Publish the document, its .sha256 and an index entry into this evidence store: a folder, or r2://BUCKET/PREFIX under a bucket lock. Nothing is ever overwritten; the same period again is a no-op. Default: print the document on stdout." placeholder:"DIR|r2://BUCKET/PREFIX"`
-	Env     string `help:"The wrangler environment whose worker to report." placeholder:"ENV"`
-	Config  string `help:"The wrangler configuration file (as for guard deploy)." placeholder:"FILE"`
-	NoFetch bool   `help:"Do not fetch the remote branch and the team's deploy records first."`
+	Since string `default:"7d" help:"Start of the period: a length counted back from its end (24h, 7d, 2w), a date or an RFC 3339 instant." placeholder:"WHEN"`
+	Until string `help:"End of the period: a date (2026-12-01: its midnight UTC) or an RFC 3339 instant, in the past. Default: now." placeholder:"WHEN"`
+	Out   string `help:"Publish the document, its .sha256 and an index entry into this evidence store: a folder, or r2://BUCKET/PREFIX under a bucket lock. Nothing is ever overwritten; the same period again is a no-op. Default: print the document on stdout." placeholder:"DIR|r2://BUCKET/PREFIX"`
+	WorkerFlags
+	NoFetch bool `help:"Do not fetch the remote branch and the team's deploy records first."`
 }
 
 // EvidenceBranchProtectionCmd is guard evidence branch-protection.
@@ -184,12 +183,12 @@ func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	cf, err := env.Cloudflare(c.Config, c.Env)
+	cf, err := env.Cloudflare(c.WorkerFlags)
 	if err != nil {
 		return err
 	}
 	t := cf.Target
-	return collectDeployments(env, t.Worker, c.Env, t.Account, cf.API(), period, !c.NoFetch, c.Out)
+	return collectDeployments(env, t.Worker, t.Env, t.Account, cf.API(), period, !c.NoFetch, c.Out)
 }
 
 // collectDeployments collects a worker's deployments document for period

@@ -16,10 +16,9 @@ import (
 
 // HistoryCmd lists a worker's deployments joined with guard's records.
 type HistoryCmd struct {
-	Env     string `help:"The wrangler environment whose worker to list." placeholder:"ENV"`
-	Config  string `help:"The wrangler configuration file (as for guard deploy)." placeholder:"FILE"`
-	JSON    bool   `name:"json" help:"Print a JSON array on stdout."`
-	NoFetch bool   `help:"Do not fetch the team's deploy records (git notes) first."`
+	WorkerFlags
+	JSON    bool `name:"json" help:"Print a JSON array on stdout."`
+	NoFetch bool `help:"Do not fetch the team's deploy records (git notes) first."`
 }
 
 // Run prints the history, newest first.
@@ -28,7 +27,7 @@ func (c *HistoryCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	cf, err := env.Cloudflare(c.Config, c.Env)
+	cf, err := env.Cloudflare(c.WorkerFlags)
 	if err != nil {
 		return err
 	}

@@ -120,13 +120,22 @@ func printError(stderr io.Writer, err error) int {
 	return int(kind)
 }
 
+// lowerFirst lowers the first letter of a message that starts with an
+// ordinary capitalised word ("Checking x" → "checking x"), and keeps any
+// other first word as written: acronyms, paths, and names like
+// Change-Category or GitHub, whose spelling is what the user must type.
 func lowerFirst(s string) string {
-	if s == "" {
+	word := s
+	if i := strings.IndexAny(s, " :\t\n"); i >= 0 {
+		word = s[:i]
+	}
+	if len(word) < 2 || word[0] < 'A' || word[0] > 'Z' {
 		return s
 	}
-	// Keep acronyms and paths as they are; only lower a capitalised word.
-	if len(s) > 1 && s[0] >= 'A' && s[0] <= 'Z' && !(s[1] >= 'A' && s[1] <= 'Z') {
-		return strings.ToLower(s[:1]) + s[1:]
+	for _, r := range word[1:] {
+		if r < 'a' || r > 'z' {
+			return s
+		}
 	}
-	return s
+	return strings.ToLower(s[:1]) + s[1:]
 }

@@ -22,10 +22,9 @@ import (
 type RollbackCmd struct {
 	To     string `help:"Roll back to this version ID (default: the newest earlier version verified good)." placeholder:"VERSION_ID"`
 	Reason string `help:"Why: wrangler's rollback message (first 120 characters), the ledger and the emergency-change record." placeholder:"TEXT"`
-	Env    string `help:"The wrangler environment whose worker to roll back." placeholder:"ENV"`
-	Config string `help:"The wrangler configuration file (as for guard deploy)." placeholder:"FILE"`
-	Yes    bool   `short:"y" help:"Do not ask for confirmation (required when there is no terminal to ask on)."`
-	DryRun bool   `help:"Print the plan and change nothing: no wrangler, no API writes, no ledger, no record."`
+	WorkerFlags
+	Yes    bool `short:"y" help:"Do not ask for confirmation (required when there is no terminal to ask on)."`
+	DryRun bool `help:"Print the plan and change nothing: no wrangler, no API writes, no ledger, no record."`
 	// BreakLock is guard deploy's: an incident must not wait for a lease
 	// a crashed deploy left.
 	BreakLock bool `help:"Take over the team lock when its lease has expired (recorded)."`
@@ -55,7 +54,7 @@ func (c *RollbackCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
-	cf, err := env.Cloudflare(c.Config, c.Env)
+	cf, err := env.Cloudflare(c.WorkerFlags)
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,12 @@ func (r *Runner) Deploy(ctx context.Context, a DeployArgs) (*DeployResult, error
 	return r.upload(ctx, "deploy", "deploy", versionIDRE(), a)
 }
 
+// Argv is the arguments of `wrangler deploy` for a (after the command that
+// runs wrangler): what guard deploy --dry-run shows.
+func (a DeployArgs) Argv() []string {
+	return append([]string{"deploy"}, a.flags()...)
+}
+
 // flags are an upload's own flags, then the pass-through arguments.
 func (a DeployArgs) flags() []string {
 	args := common(a.Config, a.Env)
