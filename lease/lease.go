@@ -37,6 +37,7 @@ import (
 
 	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/internal/proc"
+	"github.com/guardcm/guard/ledger"
 )
 
 // RefPrefix is where leases live on the remote.
@@ -123,7 +124,7 @@ func NewHolder(worker, operator string, now time.Time, ttl time.Duration) Holder
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	return Holder{
-		Worker: worker, Operator: operator, Host: host, PID: os.Getpid(), Machine: machine(), Command: commandLine(),
+		Worker: worker, Operator: operator, Host: host, PID: os.Getpid(), Machine: machine(), Command: ledger.CommandLine(),
 		Started: now.UTC(), Expires: now.Add(ttl).UTC(), ID: hex.EncodeToString(id[:]),
 	}
 }
@@ -140,20 +141,6 @@ func machine() string {
 		return ""
 	}
 	return strings.TrimSpace(string(boot)) + "/" + ns
-}
-
-func commandLine() string {
-	if len(os.Args) == 0 {
-		return ""
-	}
-	parts := []string{"guard"}
-	for _, a := range os.Args[1:] {
-		if a == "--" {
-			break // wrangler's arguments are nobody's business
-		}
-		parts = append(parts, a)
-	}
-	return strings.Join(parts, " ")
 }
 
 // validWorker refuses names that would not make one ref component.
@@ -286,10 +273,6 @@ func held(ctx context.Context, repo *gitx.Repo, remote, worker string) error {
 	return &HeldError{Remote: remote, Holder: h, Commit: commit}
 }
 
-// fallbackIdent lets lease commits be made without a git identity (a CI
-// runner): the holder is in the message.
-var fallbackIdent = []string{"-c", "user.name=guard", "-c", "user.email=guard@localhost"}
-
 // writeHolder stores h as the message of a commit of the empty tree.
 func writeHolder(ctx context.Context, repo *gitx.Repo, h Holder) (string, error) {
 	data, err := json.Marshal(h)
@@ -300,7 +283,7 @@ func writeHolder(ctx context.Context, repo *gitx.Repo, h Holder) (string, error)
 	if err != nil {
 		return "", fmt.Errorf("team lock: %w", err)
 	}
-	args := append(append([]string{}, fallbackIdent...), "commit-tree", tree, "-m", string(data))
+	args := append(append([]string{}, ledger.FallbackIdent...), "commit-tree", tree, "-m", string(data))
 	commit, err := repo.GitLine(ctx, args...)
 	if err != nil {
 		return "", fmt.Errorf("team lock: %w", err)

@@ -85,7 +85,7 @@ func AcquireLock(dir, name string) (*Lock, error) {
 		l.Abandoned = &old
 	}
 	host, _ := os.Hostname()
-	h := Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Command: commandLine()}
+	h := Holder{PID: os.Getpid(), Host: host, Started: time.Now().UTC(), Command: CommandLine()}
 	data, err := json.Marshal(h)
 	if err == nil {
 		err = f.Truncate(0)
@@ -124,10 +124,10 @@ func (l *Lock) Release() error {
 	return nil
 }
 
-// commandLine describes this process for the lock file. Arguments after
+// CommandLine describes this process for a lock's holder. Arguments after
 // "--" are passed through to wrangler and may carry values that are nobody's
 // business, so they are left out.
-func commandLine() string {
+func CommandLine() string {
 	if len(os.Args) == 0 {
 		return ""
 	}

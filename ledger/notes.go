@@ -31,10 +31,10 @@ const DefaultNotesTimeout = 30 * time.Second
 // notes at the same time.
 const maxPushAttempts = 5
 
-// fallbackIdent lets notes commits be made on a machine with no git
-// identity (a CI runner): a notes commit is bookkeeping, the operator is in
-// the record itself.
-var fallbackIdent = []string{"-c", "user.name=guard", "-c", "user.email=guard@localhost"}
+// FallbackIdent lets bookkeeping commits (deploy notes, team-lock leases)
+// be made on a machine with no git identity (a CI runner): the operator is
+// in the record itself.
+var FallbackIdent = []string{"-c", "user.name=guard", "-c", "user.email=guard@localhost"}
 
 func notesLockPath(repo *gitx.Repo) string {
 	return filepath.Join(repo.CommonDir, "guard", "notes.lock")
@@ -47,7 +47,7 @@ func notesGit(ctx context.Context, repo *gitx.Repo, args ...string) ([]byte, err
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		args = append(append([]string{}, fallbackIdent...), args...)
+		args = append(append([]string{}, FallbackIdent...), args...)
 	}
 	return repo.Git(ctx, args...)
 }
