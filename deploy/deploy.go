@@ -481,11 +481,10 @@ func (d *deployer) run(ctx context.Context) error {
 	if d.sign, err = ledger.SignerFor(ctx, repo, d.cfg.Ledger.Signing); err != nil {
 		return err
 	}
-	recs, err := history.Records(ctx, repo, d.ledger, t.Worker, t.Account)
+	base, err := d.sinceLastDeploy(ctx, st.Head)
 	if err != nil {
-		return fail.External(err)
+		return err
 	}
-	base := d.lastDeployed(ctx, recs, st.Head)
 	commits, err := CommitCategories(ctx, repo, base, st.Head)
 	if err != nil {
 		return fail.External(err)
@@ -816,6 +815,26 @@ func (d *deployer) fetch(ctx context.Context) error {
 		d.voice.Warn("the team's deploy records were not fetched: %v", nerr)
 	}
 	return nil
+}
+
+// sinceLastDeploy is the commit of the last deploy or rollback HEAD builds
+// on ("" when none), from this clone's ledger and the shared records. With
+// [ledger] signing, a shared record without a valid signature is ignored
+// (with a warning), so a forged note cannot narrow what a deploy checks and
+// records.
+func (d *deployer) sinceLastDeploy(ctx context.Context, head string) (string, error) {
+	verifier, err := ledger.VerifierFor(ctx, d.repo, d.cfg.Ledger.Signing, d.cfg.RemoteBranchRef(), d.cfg.Ledger.AllowedSigners)
+	if err != nil {
+		return "", err
+	}
+	recs, ignored, err := history.Records(ctx, d.repo, d.ledger, verifier, d.t.Worker, d.t.Account)
+	if err != nil {
+		return "", fail.External(err)
+	}
+	for _, w := range ignored {
+		d.voice.Warn("%s", w)
+	}
+	return d.lastDeployed(ctx, recs, head), nil
 }
 
 // lastDeployed is the commit of the newest successful deploy or rollback

@@ -11,9 +11,9 @@ import (
 	"strings"
 
 	"github.com/guardcm/guard/config"
-	"github.com/guardcm/guard/history"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/internal/wrangler"
 	"github.com/guardcm/guard/ledger"
 	"github.com/guardcm/guard/rollout"
@@ -59,6 +59,7 @@ func DryRun(ctx context.Context, o Options) (*Plan, error) {
 	if d.stderr == nil {
 		d.stderr = io.Discard
 	}
+	d.voice = report.Voice{W: d.stderr, Warnings: &d.res.Warnings}
 	if err := CheckExtraArgs(o.ExtraArgs); err != nil {
 		return nil, fail.Usage(err)
 	}
@@ -108,11 +109,9 @@ func DryRun(ctx context.Context, o Options) (*Plan, error) {
 		Commit: st.Head, Divergences: st.Divergences, Untracked: st.Untracked, D1: d1s,
 		Isolation: o.Config.Deploy.Isolation, Build: o.Config.Deploy.Build, Records: records}
 	d.ledger = ledger.Open(ledger.DefaultPath(o.Repo))
-	recs, err := history.Records(ctx, o.Repo, d.ledger, t.Worker, t.Account)
-	if err != nil {
-		return nil, fail.External(err)
+	if p.Since, err = d.sinceLastDeploy(ctx, st.Head); err != nil {
+		return nil, err
 	}
-	p.Since = d.lastDeployed(ctx, recs, st.Head)
 	commits, err := CommitCategories(ctx, o.Repo, p.Since, st.Head)
 	if err != nil {
 		return nil, fail.External(err)

@@ -251,17 +251,19 @@ func Load(ctx context.Context, src Source, worker string) ([]Entry, []string, er
 // (this clone's ledger resolved with ledger.Latest, plus the notes already
 // fetched), oldest first, without the API and without writing anything.
 // guard deploy uses it to find the last deploy and the last good version
-// without a network round trip.
-func Records(ctx context.Context, repo *gitx.Repo, l *ledger.Ledger, worker, account string) ([]ledger.Record, error) {
-	ops, _, err := loadOps(ctx, Source{Repo: repo, Ledger: l, Account: account}, worker)
+// without a network round trip. With a verifier ([ledger] signing), shared
+// records without a valid signature are left out and named in ignored, as
+// Load does.
+func Records(ctx context.Context, repo *gitx.Repo, l *ledger.Ledger, verifier *ledger.Verifier, worker, account string) (recs []ledger.Record, ignored []string, err error) {
+	ops, ignored, err := loadOps(ctx, Source{Repo: repo, Ledger: l, Account: account, Verifier: verifier}, worker)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make([]ledger.Record, len(ops))
+	recs = make([]ledger.Record, len(ops))
 	for i, o := range ops {
-		out[i] = o.rec
+		recs[i] = o.rec
 	}
-	return out, nil
+	return recs, ignored, nil
 }
 
 func recordKey(r ledger.Record) string {
