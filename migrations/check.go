@@ -129,6 +129,9 @@ func replayAll(ctx context.Context, files []*migFile, split [][]Statement, opts 
 		}
 		fs = append(fs, fails...)
 	}
+	if err := r.ld.finishAudit(ctx); err != nil {
+		return nil, err
+	}
 	return fs, nil
 }
 

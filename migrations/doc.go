@@ -144,8 +144,12 @@
 // Guard's own work per statement is proportional to what the statement
 // changed (the schema snapshot is an overlay; after CREATE statements only
 // the new rows of sqlite_schema are read), so the replay adds cost linear
-// in the schema's size; SQLite itself re-reads its schema table after each
-// CREATE (BenchmarkTables shows both).
+// in the schema's size. SQLite alone scans its whole schema table after
+// each CREATE; in a large schema, after a run of CREATE statements, the
+// replay sets the rows it has read aside (setaside.go) so that each CREATE
+// scans a few rows, and puts them back before anything that needs them.
+// 10,000 tables replay within 10 s, half of what SQLite alone takes on the
+// same files (BenchmarkTables shows both).
 //
 // In changed files the schema (sqlite_schema plus pragma table_xinfo,
 // index_list, index_info and foreign_key_list) is read after every

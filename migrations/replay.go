@@ -48,6 +48,10 @@ type recorder struct {
 	denied  string
 	pragmas []pragmaUse
 	temp    string // first temporary object the statement creates, for d1-unsupported
+	// aside is set while rows of sqlite_schema are set aside (setaside.go):
+	// a statement that needs the whole table is then refused, and wanted
+	// says so, so that it runs again once the rows are back.
+	aside, wanted bool
 }
 
 func (r *recorder) setTarget(db, table string) {
@@ -62,7 +66,7 @@ func newRecorder() *recorder {
 
 func (r *recorder) start() {
 	r.mu.Lock()
-	r.on, r.ddl, r.other, r.denied, r.temp, r.target = true, false, false, "", "", okey{}
+	r.on, r.ddl, r.other, r.denied, r.temp, r.target, r.wanted, r.aside = true, false, false, "", "", okey{}, false, false
 	clear(r.reads)
 	clear(r.writes)
 	clear(r.deletes)
@@ -82,6 +86,10 @@ func (r *recorder) authorize(action sqlite.AuthorizerActionCode, arg1, arg2, db,
 	defer r.mu.Unlock()
 	if !r.on {
 		return sqlite.AuthorizerOK
+	}
+	if r.aside && needsWholeSchema(action, arg1, arg2, db) {
+		r.wanted = true
+		return sqlite.AuthorizerDeny
 	}
 	deny := func(why string) sqlite.AuthorizerReturnCode {
 		if r.denied == "" {
@@ -147,6 +155,30 @@ func (r *recorder) authorize(action sqlite.AuthorizerActionCode, arg1, arg2, db,
 	return sqlite.AuthorizerOK
 }
 
+// needsWholeSchema reports the actions that may read or rewrite rows of
+// sqlite_schema other than the ones the statement creates: everything but
+// creating objects and reading or writing rows. A CREATE reads back the
+// rowid of its own new row (SQLite's nested UPDATE of sqlite_schema).
+func needsWholeSchema(action sqlite.AuthorizerActionCode, arg1, arg2, db string) bool {
+	switch action {
+	case sqlite.AuthCreateTable, sqlite.AuthCreateIndex, sqlite.AuthCreateView, sqlite.AuthCreateTrigger,
+		sqlite.AuthInsert, sqlite.AuthUpdate, sqlite.AuthDelete, sqlite.AuthSelect, sqlite.AuthFunction,
+		sqlite.AuthRecursive, sqlite.AuthReindex:
+		return false
+	case sqlite.AuthRead:
+		return schemaTableName(arg1) && (db != "main" || arg2 != "ROWID")
+	}
+	return true
+}
+
+func schemaTableName(name string) bool {
+	switch lowerASCII(name) {
+	case "sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema":
+		return true
+	}
+	return false
+}
+
 // replayer owns the in-memory database of one Check.
 type replayer struct {
 	db       *sql.DB
@@ -160,6 +192,9 @@ type replayer struct {
 	pageSize int64
 	inTx     bool
 	rows     *rowState // synthetic rows; nil when SchemaOnly
+	// creations counts the statements since the last set-aside that only
+	// created objects, with none that needed the whole schema between.
+	creations int
 }
 
 // heapLimit sets SQLite's process-wide hard heap limit while checks run and
@@ -212,6 +247,8 @@ func openReplayer(ctx context.Context, opts *Options) (*replayer, error) {
 	}
 	r := &replayer{db: db, conn: conn, opts: opts, rec: newRecorder()}
 	r.ld = newLoader(conn)
+	r.ld.inTx = &r.inTx
+	r.ld.aside.policy = opts.setAside
 	if !opts.SchemaOnly {
 		r.rows = newRowState()
 	}
@@ -420,8 +457,20 @@ func (r *replayer) begin(ctx context.Context) error {
 // end the file: it is then rolled back for certain, as D1 would.
 func (r *replayer) run(ctx, fctx context.Context, st Statement) (*failure, error) {
 	r.rec.start()
+	r.rec.aside = r.ld.aside.active()
 	_, err := r.conn.ExecContext(fctx, st.Text)
 	r.rec.stop()
+	if err != nil && r.rec.wanted {
+		// Refused while compiling, so it never ran: run it on the whole table.
+		r.creations = 0
+		if err := r.ld.putRowsBack(ctx, r.inTx, false); err != nil {
+			return nil, err
+		}
+		r.rec.start()
+		r.rec.aside = false
+		_, err = r.conn.ExecContext(fctx, st.Text)
+		r.rec.stop()
+	}
 	if err == nil {
 		return nil, nil
 	}
@@ -439,10 +488,60 @@ func (r *replayer) run(ctx, fctx context.Context, st Statement) (*failure, error
 	if f.txLost {
 		_ = r.execInternal(ctx, "ROLLBACK") // fails only when SQLite already rolled back
 		r.inTx = false
-		r.ld.invalidate()
+		if err := r.rolledBack(ctx); err != nil {
+			return nil, err
+		}
+	}
+	r.creations = 0
+	if !f.txLost && r.ld.aside.active() {
+		// SQLite may reload its schema after a failed statement.
+		if err := r.ld.putRowsBack(ctx, r.inTx, true); err != nil {
+			return nil, err
+		}
+		if r.version, err = r.schemaVersion(ctx); err != nil {
+			return nil, err
+		}
 	}
 	r.stale = true
 	return f, nil
+}
+
+// rolledBack notes a rollback of the replay's transaction: the schema is
+// read anew, and rows set aside before it go back.
+func (r *replayer) rolledBack(ctx context.Context) error {
+	r.stale = true
+	if err := r.ld.rolledBack(ctx); err != nil {
+		return err
+	}
+	var err error
+	r.version, err = r.schemaVersion(ctx)
+	return err
+}
+
+// setRowsAside moves rows of sqlite_schema aside once enough new ones were
+// created (setaside.go); the loader reads the new rows first.
+// setRowsAside moves rows of sqlite_schema aside (setaside.go) after a run
+// of statements that only created objects, in a large schema: a run is
+// what makes SQLite's scans add up, and anything else brings the rows
+// back, so setting them aside between ALTERs would only move them to and
+// fro. The loader reads the new rows first.
+func (r *replayer) setRowsAside(ctx context.Context) error {
+	switch {
+	case r.rec.other:
+		r.creations = 0
+		return nil
+	case len(r.rec.created) > 0:
+		r.creations++
+	}
+	p := r.ld.aside.policy.orDefault()
+	if r.creations < p.batch || r.ld.maxRowid+int64(r.creations) < int64(p.min) {
+		return nil
+	}
+	r.creations = 0
+	if _, err := r.snapshot(ctx); err != nil {
+		return err
+	}
+	return r.ld.setRowsAside(ctx, r.inTx)
 }
 
 // afterExec notes whether the statement changed the schema.
@@ -562,14 +661,17 @@ func (r *replayer) commit(ctx context.Context, res *fileResult, fw *fileWatch) e
 		err := r.execInternal(ctx, "COMMIT")
 		if err == nil {
 			r.inTx = false
+			r.ld.committedTx()
 			return nil
 		}
 		if attempt > 0 || !strings.HasPrefix(sqliteMessage(err), "FOREIGN KEY constraint failed") {
 			if rerr := r.execInternal(ctx, "ROLLBACK"); rerr != nil {
 				return fmt.Errorf("replay: commit: %v; roll back: %w", err, rerr)
 			}
-			r.inTx, r.stale = false, true
-			r.ld.invalidate()
+			r.inTx = false
+			if err := r.rolledBack(ctx); err != nil {
+				return err
+			}
 			res.failures = append(res.failures, &failure{msg: "the file cannot be committed: " + sqliteMessage(err), rule: RuleApplyFailed, txLost: true,
 				fix: "make the file apply as one transaction"})
 			return nil
@@ -586,9 +688,8 @@ func (r *replayer) commit(ctx context.Context, res *fileResult, fw *fileWatch) e
 			if err := r.execInternal(ctx, "ROLLBACK"); err != nil {
 				return fmt.Errorf("replay: roll back: %w", err)
 			}
-			r.inTx, r.stale = false, true
-			r.ld.invalidate()
-			return nil
+			r.inTx = false
+			return r.rolledBack(ctx)
 		}
 		if err := r.removeViolations(ctx, viol); err != nil {
 			return err
@@ -602,8 +703,10 @@ func (r *replayer) replayPlain(ctx, fctx context.Context, st Statement) (*failur
 	if err != nil || fail != nil {
 		return fail, err
 	}
-	_, err = r.afterExec(ctx)
-	return nil, err
+	if _, err = r.afterExec(ctx); err != nil {
+		return nil, err
+	}
+	return nil, r.setRowsAside(ctx)
 }
 
 // replayDetailed runs a statement of a changed file: it watches the rows of
@@ -648,7 +751,10 @@ func (r *replayer) replayDetailed(ctx, fctx context.Context, st Statement, tr *t
 		created = tr.apply(after, r.ld.changed, r.ld.from, st.Line)
 	}
 	tr.flow(readers, writers, created)
-	return nil, fw.after(ctx, r, st, pre, deleted, changed)
+	if err := fw.after(ctx, r, st, pre, deleted, changed); err != nil {
+		return nil, err
+	}
+	return nil, r.setRowsAside(ctx)
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -84,11 +84,15 @@ func (r *replayer) seed(ctx context.Context) error {
 		if rerr := r.execInternal(ctx, "ROLLBACK"); rerr != nil {
 			return fmt.Errorf("seed: %v; roll back: %w", err, rerr)
 		}
+		if err := r.rolledBack(ctx); err != nil {
+			return err
+		}
 		for _, o := range order {
 			r.rows.skipped[lowerASCII(o.name)] = sqliteMessage(err)
 		}
 		return nil
 	}
+	r.ld.committedTx()
 	for _, o := range order {
 		n, err := r.count(ctx, o.name)
 		if err != nil {

@@ -117,6 +117,8 @@ type Options struct {
 	// Its files are replayed like unchanged migrations; they are never
 	// reported as migrations.
 	Baseline []File
+	// setAside tunes when rows of sqlite_schema are set aside (tests).
+	setAside setAsidePolicy
 }
 
 // SeverityOff disables a rule in Options.Severity.

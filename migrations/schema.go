@@ -56,24 +56,31 @@ type object struct {
 }
 
 // snapshot is the whole schema at one moment, keyed by objKey. It is an
-// overlay: a shared base map that is never written once built, plus the
-// entries that changed since (a nil entry removes the key). A statement
-// that creates one table makes a snapshot in time proportional to what it
-// changed, not to the schema's size, so the replay stays linear; the
-// overlay is folded into a new base once it grows.
+// overlay of three maps that are never written once built: a base, a
+// middle layer and a small top layer of the latest changes (a nil entry
+// removes the key). A statement that creates one table copies only the top
+// layer, which is folded into the middle one when it grows past a few
+// dozen entries, and the middle one into a new base when it grows past an
+// eighth of the base: each object is copied a bounded number of times on
+// average, so the replay stays linear in the schema's size.
 type snapshot struct {
-	base    map[okey]*object
-	delta   map[okey]*object
-	byTable map[okey][]*object // table key -> its indexes, built on first use
+	base, mid, top map[okey]*object
+	byTable        map[okey][]*object // table key -> its indexes, built on first use
 	// children maps a lower table name to the tables referencing it, built
 	// on first use.
 	children map[string][]*object
 }
 
+// topLimit bounds the layer copied by every derived snapshot.
+const topLimit = 64
+
 func newSnapshot(objs map[okey]*object) *snapshot { return &snapshot{base: objs} }
 
 func (s *snapshot) get(k okey) *object {
-	if o, ok := s.delta[k]; ok {
+	if o, ok := s.top[k]; ok {
+		return o
+	}
+	if o, ok := s.mid[k]; ok {
 		return o
 	}
 	return s.base[k]
@@ -81,13 +88,21 @@ func (s *snapshot) get(k okey) *object {
 
 // each calls fn for every object, in no particular order.
 func (s *snapshot) each(fn func(okey, *object)) {
-	for k, o := range s.delta {
+	for k, o := range s.top {
 		if o != nil {
 			fn(k, o)
 		}
 	}
+	for k, o := range s.mid {
+		if _, over := s.top[k]; !over && o != nil {
+			fn(k, o)
+		}
+	}
 	for k, o := range s.base {
-		if _, over := s.delta[k]; !over {
+		if _, over := s.top[k]; over {
+			continue
+		}
+		if _, over := s.mid[k]; !over {
 			fn(k, o)
 		}
 	}
@@ -95,7 +110,8 @@ func (s *snapshot) each(fn func(okey, *object)) {
 
 // derive is the snapshot after changes (nil removes a key).
 func (s *snapshot) derive(changes map[okey]*object) *snapshot {
-	if len(s.delta)+len(changes) > 64+len(s.base)/8 {
+	switch {
+	case len(s.mid)+len(s.top)+len(changes) > topLimit+len(s.base)/8:
 		objs := make(map[okey]*object, len(s.base)+len(changes))
 		s.each(func(k okey, o *object) { objs[k] = o })
 		for k, o := range changes {
@@ -106,19 +122,39 @@ func (s *snapshot) derive(changes map[okey]*object) *snapshot {
 			}
 		}
 		return newSnapshot(objs)
+	case len(s.top)+len(changes) > topLimit:
+		mid := overlay(s.mid, s.base, nil, s.top, changes)
+		return &snapshot{base: s.base, mid: mid}
+	default:
+		return &snapshot{base: s.base, mid: s.mid, top: overlay(s.top, s.base, s.mid, changes)}
 	}
-	delta := make(map[okey]*object, len(s.delta)+len(changes))
-	for k, o := range s.delta {
-		delta[k] = o
+}
+
+// overlay copies layer with the later layers' entries applied on top. A
+// removal is kept only where a lower layer (base or mid) still has the key.
+func overlay(layer, base, mid map[okey]*object, later ...map[okey]*object) map[okey]*object {
+	n := len(layer)
+	for _, l := range later {
+		n += len(l)
 	}
-	for k, o := range changes {
-		if _, inBase := s.base[k]; o == nil && !inBase {
-			delete(delta, k)
-			continue
+	out := make(map[okey]*object, n)
+	for k, o := range layer {
+		out[k] = o
+	}
+	for _, l := range later {
+		for k, o := range l {
+			if o == nil {
+				_, inBase := base[k]
+				_, inMid := mid[k]
+				if !inBase && !inMid {
+					delete(out, k)
+					continue
+				}
+			}
+			out[k] = o
 		}
-		delta[k] = o
 	}
-	return &snapshot{base: s.base, delta: delta}
+	return out
 }
 
 // lowerASCII folds like SQLite does for identifiers: ASCII only.
@@ -191,6 +227,10 @@ type loader struct {
 	// after statements that only created objects, the rows above it are
 	// exactly the new ones: reading them costs a b-tree seek, not a scan.
 	maxRowid int64
+	// aside holds the rows of main.sqlite_schema moved out of the table
+	// (setaside.go); inTx tells whether the replay's transaction is open.
+	aside setAside
+	inTx  *bool
 }
 
 func newLoader(conn *sql.Conn) *loader {
@@ -212,8 +252,8 @@ func (l *loader) note(rec *recorder) {
 // the recorder did not see).
 func (l *loader) invalidate() { l.hint.full = true }
 
-const schemaQuery = `SELECT 'main', type, name, tbl_name, sql, rowid FROM main.sqlite_schema
-UNION ALL SELECT 'temp', type, name, tbl_name, sql, 0 FROM temp.sqlite_schema`
+const schemaQuery = `SELECT 'main', type, name, tbl_name, sql, rowid, rootpage FROM main.sqlite_schema
+UNION ALL SELECT 'temp', type, name, tbl_name, sql, 0, 0 FROM temp.sqlite_schema`
 
 func (l *loader) snapshot(ctx context.Context) (*snapshot, error) {
 	// SQLite allows 32766 host parameters; a long list is a full read.
@@ -223,30 +263,38 @@ func (l *loader) snapshot(ctx context.Context) (*snapshot, error) {
 	var rows *sql.Rows
 	var err error
 	if full {
+		// A full read sees the whole table: the rows set aside go back first.
+		if err := l.putRowsBack(ctx, *l.inTx, false); err != nil {
+			return nil, err
+		}
 		rows, err = l.conn.QueryContext(ctx, schemaQuery)
 	} else {
 		if len(tables) == 0 {
 			l.changed, l.from = l.changed[:0], l.prev
 			return l.prev, nil
 		}
-		rows, err = l.conn.QueryContext(ctx, `SELECT 'main', type, name, tbl_name, sql, rowid FROM main.sqlite_schema WHERE rowid > ?1`, l.maxRowid)
+		rows, err = l.conn.QueryContext(ctx, `SELECT 'main', type, name, tbl_name, sql, rowid, rootpage FROM main.sqlite_schema WHERE rowid > ?1`, l.maxRowid)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read sqlite_schema: %w", err)
 	}
 	read := map[okey]*object{}
 	var list []*object
+	var mainRows []schemaRow
 	if full {
 		l.maxRowid = 0
 	}
 	for rows.Next() {
 		o := &object{}
-		var rowid int64
-		if err := rows.Scan(&o.schema, &o.typ, &o.name, &o.tbl, &o.sql, &rowid); err != nil {
+		var rowid, rootpage int64
+		if err := rows.Scan(&o.schema, &o.typ, &o.name, &o.tbl, &o.sql, &rowid, &rootpage); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("read sqlite_schema: %w", err)
 		}
-		l.maxRowid = max(l.maxRowid, rowid)
+		if o.schema == "main" {
+			l.maxRowid = max(l.maxRowid, rowid)
+			mainRows = append(mainRows, schemaRow{rowid: rowid, typ: o.typ, name: o.name, tbl: o.tbl, rootpage: rootpage, sql: o.sql})
+		}
 		read[objKey(o.schema, o.typ, o.name)] = o
 		list = append(list, o)
 	}
@@ -254,6 +302,7 @@ func (l *loader) snapshot(ctx context.Context) (*snapshot, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read sqlite_schema: %w", err)
 	}
+	l.aside.noteRead(mainRows, full)
 	// prev returns the previous snapshot's object when o is unchanged.
 	prev := func(o *object) *object {
 		if l.prev == nil {

@@ -19,8 +19,8 @@ echo "bench.sh: $count runs of each benchmark; the table shows medians" >&2
 run ./hooks 'BenchmarkCommit$' 60x
 run ./hooks 'BenchmarkPrePush100$' 10x
 run ./migrations 'BenchmarkCheck500' 3x
-# The schema-size goal: one run each (the 10,000-table replays take minutes
-# on a shared machine), guard next to SQLite alone on the same files.
+# The schema-size goal: one run each (SQLite alone takes about 20 s on the
+# 10,000 tables), guard next to SQLite alone on the same files.
 count=1 run ./migrations 'BenchmarkTables' 1x
 run ./deploy 'BenchmarkCleanTree$' 10x
 run ./deploy 'BenchmarkDeployOverhead$' 10x
@@ -50,7 +50,9 @@ for n in 2000 10000; do
   q=$(ms "BenchmarkTables/$n/sqlite-only"); g=$(ms "BenchmarkTables/$n/rows"); z=$(ms "BenchmarkTables/$n/schema-only")
   row "SQLite alone, $n tables (one file per 10)" "$q" ""
   row "guard, $n tables, empty tables" "$z" ""
-  row "guard, $n tables, with rows" "$g" "guard's own: $(awk -v a="$g" -v b="$q" 'BEGIN{printf "%.0f ms", a-b}')"
+  goal=""
+  [ "$n" = 10000 ] && goal="<= 10000 ms; "
+  row "guard, $n tables, with rows" "$g" "${goal}$(awk -v a="$g" -v b="$q" 'BEGIN{printf "%.2fx SQLite alone", a/b}')"
 done
 g=$(ms BenchmarkCleanTree/git-status-porcelain); d=$(ms BenchmarkCleanTree/guard-check-tree)
 row "git status --porcelain, 13k files" "$g" ""
