@@ -319,25 +319,6 @@ func countMigrations(dir string, head, base []migrations.File) (total, fresh int
 	return total, fresh
 }
 
-// MigrationDirs lists the migrations folders of the repository at rev
-// (WorkTree for the files on disk), relative to the root, without
-// duplicates (workers.Load's folders).
-func MigrationDirs(ctx context.Context, repo *gitx.Repo, cfg *config.Config, rev string) ([]string, error) {
-	src := workers.Source(workers.AtRev(repo, rev))
-	if rev == WorkTree {
-		src = workers.WorkTree(repo)
-	}
-	list, err := workers.Load(ctx, src, cfg)
-	if err != nil {
-		return nil, err
-	}
-	var dirs []string
-	for _, f := range list.Folders {
-		dirs = append(dirs, f.Dir)
-	}
-	return dirs, nil
-}
-
 func migrationOptions(cfg *config.Config) (migrations.Options, error) {
 	opts := migrations.Options{Digits: cfg.Migrations.Digits, Severity: map[string]report.Severity{}}
 	for rule, s := range cfg.Migrations.Severity {

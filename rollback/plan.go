@@ -23,7 +23,11 @@
 //     ages, who deployed) and the D1 migrations added between the target's
 //     commit and the serving commit with the migration checker's
 //     destructive and rename findings: the old code will run against that
-//     newer schema, because D1 is never rolled back.
+//     newer schema, because D1 is never rolled back. Only the migrations
+//     folders of the worker's own wrangler configuration at the serving
+//     commit count (its d1_databases' migrations_dir, and guard.toml's
+//     [migrations] dir unless another configuration uses it): in a
+//     monorepo another worker's migrations do not touch its databases.
 //   - Execute (run.go) writes a pending ledger record, runs
 //     `wrangler rollback <version> --message <reason, ≤120 chars>`
 //     non-interactively, confirms through the API that the newest deployment
@@ -46,6 +50,7 @@ import (
 	"github.com/guardcm/guard/records"
 	"io"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -63,6 +68,7 @@ import (
 	"github.com/guardcm/guard/internal/wrangler"
 	"github.com/guardcm/guard/ledger"
 	"github.com/guardcm/guard/migrations"
+	"github.com/guardcm/guard/workers"
 )
 
 // Options are the inputs of one rollback.
@@ -425,7 +431,7 @@ func (p *Plan) migrations(ctx context.Context, repo *gitx.Repo, cfg *config.Conf
 			return
 		}
 	}
-	dirs, err := hooks.MigrationDirs(ctx, repo, cfg, from)
+	dirs, err := p.migrationDirs(ctx, repo, cfg, from)
 	if err != nil {
 		p.MigrationsNote = fmt.Sprintf("the D1 migration folders of %s could not be read: %v", gitx.ShortHash(from), err)
 		return
@@ -460,6 +466,32 @@ func (p *Plan) migrations(ctx context.Context, repo *gitx.Repo, cfg *config.Conf
 	for _, a := range added {
 		p.Migrations = append(p.Migrations, Migration{Path: a, Findings: byFile[a]})
 	}
+}
+
+// migrationDirs lists the migrations folders of the worker being rolled
+// back as its wrangler configuration declares them at the serving commit
+// (workers.List.FoldersOf): another worker's migrations do not touch this
+// worker's databases. A configuration that commit does not have (moved or
+// renamed since) cannot be scoped: every folder is listed, with a warning,
+// since a missing migration would be the worse error.
+func (p *Plan) migrationDirs(ctx context.Context, repo *gitx.Repo, cfg *config.Config, from string) ([]string, error) {
+	list, err := workers.Load(ctx, workers.AtRev(repo, from), cfg)
+	if err != nil {
+		return nil, err
+	}
+	name := p.WranglerConfig
+	if rel, err := filepath.Rel(repo.Root, p.WranglerConfig); err == nil && filepath.IsLocal(rel) {
+		name = filepath.ToSlash(rel)
+		if dirs, ok := list.FoldersOf(name); ok {
+			return dirs, nil
+		}
+	}
+	p.Warnings = append(p.Warnings, fmt.Sprintf("the wrangler configuration %s is not in commit %s: the D1 migrations of every worker are listed", name, gitx.ShortHash(from)))
+	var dirs []string
+	for _, f := range list.Folders {
+		dirs = append(dirs, f.Dir)
+	}
+	return dirs, nil
 }
 
 // Age renders how long before now t was, coarsely ("3h12m ago").

@@ -294,6 +294,27 @@ func (l *List) Find(p string) (*Worker, bool) {
 	return nil, false
 }
 
+// FoldersOf lists the migrations folders the databases of configuration
+// config use (every environment), plus guard.toml's [migrations] dir when
+// no configuration claims it: that folder belongs to no other worker, so a
+// view of one worker keeps it. ok is false when config is not in the list.
+func (l *List) FoldersOf(config string) (dirs []string, ok bool) {
+	w, ok := l.Find(config)
+	if !ok {
+		return nil, false
+	}
+	mine := map[string]bool{}
+	for _, d := range w.D1 {
+		mine[d.MigrationsDir] = true
+	}
+	for _, f := range l.Folders {
+		if mine[f.Dir] || len(f.Users) == 1 && f.Users[0] == ConfigUser {
+			dirs = append(dirs, f.Dir)
+		}
+	}
+	return dirs, true
+}
+
 // Deployable lists the workers that have a name: a configuration without
 // one (a Pages helper, a fragment) cannot be deployed by wrangler deploy.
 func (l *List) Deployable() []Worker {

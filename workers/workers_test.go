@@ -95,6 +95,40 @@ func TestLoadMonorepo(t *testing.T) {
 	}
 }
 
+// FoldersOf is one configuration's folders (every env's), plus
+// guard.toml's [migrations] dir unless another configuration uses it.
+func TestFoldersOf(t *testing.T) {
+	dir, repo := monorepo(t)
+	gittest.WriteFile(t, filepath.Join(dir, "shared", "sql", "0001_init.sql"), "CREATE TABLE s (id INTEGER);\n")
+	gittest.Git(t, dir, "add", "-A")
+	gittest.Git(t, dir, "commit", "-q", "-m", "shared")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		dir    string // guard.toml [migrations] dir
+		config string
+		want   []string
+		ok     bool
+	}{
+		{"", "apps/api/wrangler.toml", []string{"apps/api/migrations", "db/staging"}, true},
+		{"", "apps/web/wrangler.jsonc", nil, true},
+		{"", "apps/nope/wrangler.toml", nil, false},
+		{"shared/sql", "apps/web/wrangler.jsonc", []string{"shared/sql"}, true},
+		{"apps/api/migrations", "apps/web/wrangler.jsonc", nil, true},
+		{"apps/api/migrations", "apps/api/wrangler.toml", []string{"apps/api/migrations", "db/staging"}, true},
+	} {
+		cfg := config.Defaults()
+		cfg.Migrations.Dir = tc.dir
+		list, err := Load(ctx, AtRev(repo, "HEAD"), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := list.FoldersOf(tc.config)
+		if ok != tc.ok || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("dir %q: FoldersOf(%s) = %v, %v; want %v, %v", tc.dir, tc.config, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
 func TestLoadFromSubfolderIsTheSame(t *testing.T) {
 	dir, repo := monorepo(t)
 	sub := gittest.Open(t, gitx.Open, filepath.Join(dir, "apps", "api"))
