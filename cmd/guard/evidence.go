@@ -4,20 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/guardcm/guard/deploy"
 	"github.com/guardcm/guard/evidence"
 	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/report"
 	"github.com/guardcm/guard/ledger"
+	"github.com/guardcm/guard/workers"
 )
 
 // EvidenceCmd groups the policy's evidence collectors.
 type EvidenceCmd struct {
 	MergeActivity    EvidenceMergeActivityCmd    `cmd:"" name:"merge-activity" help:"Every change that reached the remote branch in the period: merges, squash merges and direct pushes, with categories, reviews and emergency records (daily; A.8.25, A.8.32)."`
-	Deployments      EvidenceDeploymentsCmd      `cmd:"" help:"Every deployment and rollback of the worker in the period, from the Cloudflare API joined with guard's records (weekly; A.5.8, A.8.32)."`
+	Deployments      EvidenceDeploymentsCmd      `cmd:"" help:"Every deployment and rollback of the worker in the period, from the Cloudflare API joined with guard's records (weekly; A.5.8, A.8.32). In a repository with several workers and without --worker or --config: one document for each worker, published with --out."`
 	BranchProtection EvidenceBranchProtectionCmd `cmd:"" name:"branch-protection" help:"What guard enforces in this clone and, with GITHUB_TOKEN, GitHub's protection of the branch (daily; A.8.19, A.8.25, A.8.31)."`
 	Verify           EvidenceVerifyCmd           `cmd:"" help:"Check an evidence store (a folder or r2://BUCKET/PREFIX) against its index: every document present, unchanged and indexed."`
 }
@@ -177,11 +181,24 @@ func (c *EvidenceMergeActivityCmd) Run(env *Env) error {
 	return emitEvidence(env, doc, "", c.Out)
 }
 
-// Run collects the deployments.
+// Run collects the deployments of the worker the flags choose or, in a
+// repository with several workers and neither --worker nor --config, of
+// every worker, one document each (collectEveryWorker): the weekly
+// workflow runs this one command, so a worker added later is in the
+// evidence without anyone listing it.
 func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
 	period, err := evidencePeriod(c.Since, c.Until)
 	if err != nil {
 		return err
+	}
+	if c.Worker == "" && c.Config == "" {
+		list, err := env.Workers()
+		if err != nil {
+			return err
+		}
+		if configs := deploymentConfigs(env, list); len(configs) > 1 {
+			return c.collectEveryWorker(env, list, configs, period)
+		}
 	}
 	cf, err := env.Cloudflare(c.WorkerFlags)
 	if err != nil {
@@ -189,6 +206,109 @@ func (c *EvidenceDeploymentsCmd) Run(env *Env) error {
 	}
 	t := cf.Target
 	return collectDeployments(env, t.Worker, t.Env, t.Account, cf.API(), period, !c.NoFetch, c.Out)
+}
+
+// deploymentConfigs are the wrangler configurations (relative to the root)
+// whose deployments the evidence covers: every deployable worker of the
+// list, and guard.toml's [deploy] config, the one guard deploy uses without
+// flags, when the list does not have it (a file name guard does not find
+// by itself).
+func deploymentConfigs(env *Env, list *workers.List) []string {
+	var out []string
+	for _, w := range list.Deployable() {
+		out = append(out, w.Config)
+	}
+	repo, cfg, err := env.Workspace()
+	if err != nil || cfg.Deploy.Config == "" {
+		return out
+	}
+	p := cfg.Deploy.Config
+	if filepath.IsAbs(p) {
+		rel, err := filepath.Rel(repo.Root, p)
+		if err != nil || !filepath.IsLocal(rel) {
+			return append(out, p) // outside the repository: resolved as guard deploy resolves it
+		}
+		p = rel
+	}
+	p = path.Clean(filepath.ToSlash(p))
+	if _, ok := list.Find(p); !ok {
+		out = append(out, p)
+	}
+	return out
+}
+
+// collectEveryWorker publishes a deployments document for the worker of
+// each configuration (for --env, the Worker it deploys in that
+// environment; a configuration without that environment is skipped, and
+// said so), each named after its worker. One worker that fails does not
+// stop the others; the command fails after them, naming it.
+func (c *EvidenceDeploymentsCmd) collectEveryWorker(env *Env, list *workers.List, configs []string, period evidence.Period) error {
+	repo, cfg, err := env.Workspace()
+	if err != nil {
+		return err
+	}
+	if c.Out == "" {
+		return fail.Usage(fmt.Errorf("this repository has %d workers: their deployments are one document each, which only --out can hold", len(configs)),
+			"publish them all with --out DIR|r2://BUCKET/PREFIX, or print one with --worker NAME: "+workerChoices(list))
+	}
+	token := os.Getenv(tokenEnv)
+	if token == "" {
+		return deploy.TokenMissing()
+	}
+	var done, failed []string
+	var first error
+	for _, config := range configs {
+		if w, ok := list.Find(config); ok && !hasEnv(w, c.Env) {
+			fmt.Fprintf(env.Stderr, "guard: %s has no env %s: no deployments document for it\n", config, c.Env)
+			continue
+		}
+		abs := config
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(repo.Root, filepath.FromSlash(config))
+		}
+		name := config
+		t, err := deploy.ResolveTarget(repo.Root, cfg, abs, c.Env, os.Getenv(accountEnv))
+		if err == nil {
+			name = t.Worker
+			fmt.Fprintf(env.Stderr, "guard: worker %s (%s):\n", t.Worker, config)
+			err = collectDeployments(env, t.Worker, t.Env, t.Account, cfapi.New(token, t.Account), period, !c.NoFetch, c.Out)
+		}
+		if env.Ctx.Err() != nil {
+			return env.Ctx.Err()
+		}
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "guard: error: %s: %s\n", name, lowerFirst(err.Error()))
+			for _, h := range fail.HintsOf(err) {
+				fmt.Fprintf(env.Stderr, "guard: hint: %s\n", h)
+			}
+			failed = append(failed, name)
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		done = append(done, name)
+	}
+	if first != nil {
+		return fail.AlreadyReported(fail.KindOf(first), fmt.Sprintf("deployments evidence published for %d of %d workers; failed: %s",
+			len(done), len(done)+len(failed), strings.Join(failed, ", ")))
+	}
+	if len(done) == 0 {
+		return fail.Usage(fmt.Errorf("no worker of this repository has env %s: no deployments evidence", c.Env),
+			"drop --env, or pick a worker with --worker NAME: "+workerChoices(list))
+	}
+	fmt.Fprintf(env.Stderr, "guard: deployments evidence published for %s: %s\n", plural(len(done), "worker"), strings.Join(done, ", "))
+	return nil
+}
+
+// hasEnv reports whether w declares environment name ("" is its top level).
+func hasEnv(w *workers.Worker, name string) bool {
+	for _, n := range w.Names {
+		if n.Env == name {
+			return true
+		}
+	}
+	return false
 }
 
 // collectDeployments collects a worker's deployments document for period
