@@ -137,3 +137,32 @@ func TestReadServing(t *testing.T) {
 		t.Errorf("Unconfirmed = %q", got)
 	}
 }
+
+// BenchmarkReadServing is the API work a deploy adds to learn its base —
+// list the deployments, read the served version, resolve its commit —
+// against the in-process emulator (loopback HTTP, real git). The deploy
+// runs it while the build is prepared (deploy.readServed).
+func BenchmarkReadServing(b *testing.B) {
+	ctx := context.Background()
+	gittest.Isolate(b, gittest.Options{})
+	dir := gittest.Repo(b)
+	c1 := gittest.Commit(b, dir, "one", "a.txt", "1")
+	repo := gittest.Open(b, gitx.Open, dir)
+	emu := cfemu.New()
+	srv := httptest.NewServer(emu)
+	b.Cleanup(srv.Close)
+	api := cfapi.New("test-token", cfemu.DefaultAccountID, cfapi.WithBaseURL(srv.URL+cfemu.APIPrefix), cfapi.WithRetries(0))
+	if _, err := emu.UploadVersion(cfemu.DefaultAccountID, "api", map[string]string{"workers/tag": c1}); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		deps, err := api.Deployments(ctx, "api")
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, _, err := ReadServing(ctx, repo, api, "api", deps)
+		if err != nil || s == nil || s.Base != c1 {
+			b.Fatalf("%+v %v", s, err)
+		}
+	}
+}
