@@ -2,31 +2,11 @@ package migrations
 
 import (
 	"fmt"
-	"github.com/guardcm/guard/internal/sqlsplit"
 	"strings"
-)
 
-// The D1 facts the replay and the D1 rules rest on, each with the page that
-// documents it (see the package documentation for the full list).
-const (
-	docForeignKeys = "https://developers.cloudflare.com/d1/sql-api/foreign-keys/"
-	docSQLStmts    = "https://developers.cloudflare.com/d1/sql-api/sql-statements/"
-	docTempTables  = "https://github.com/cloudflare/workers-sdk/issues/4298"
-	docMigrations  = "https://developers.cloudflare.com/d1/reference/migrations/"
+	"github.com/guardcm/guard/internal/d1"
+	"github.com/guardcm/guard/internal/sqlsplit"
 )
-
-// d1Pragmas are the PRAGMA statements D1 documents as compatible
-// ("Compatible PRAGMA statements", docSQLStmts). Any other pragma is refused
-// by D1's authorizer.
-var d1Pragmas = map[string]bool{
-	"table_list": true, "table_info": true, "table_xinfo": true,
-	"index_list": true, "index_info": true, "index_xinfo": true,
-	"quick_check": true, "foreign_key_check": true, "foreign_key_list": true,
-	"case_sensitive_like": true, "ignore_check_constraints": true,
-	"legacy_alter_table": true, "recursive_triggers": true,
-	"reverse_unordered_selects": true, "foreign_keys": true,
-	"defer_foreign_keys": true, "optimize": true,
-}
 
 // d1Refusal is a statement D1 refuses (or ignores) although SQLite runs it.
 type d1Refusal struct {
@@ -42,11 +22,11 @@ func pragmaRefusal(name, value string) *d1Refusal {
 	switch {
 	case n == "foreign_keys" && turnsOff(value):
 		return &d1Refusal{rule: RulePragmaNoEffect,
-			msg: fmt.Sprintf("PRAGMA foreign_keys = %s has no effect on D1: D1 enforces foreign keys in every query and migration and runs each migration file inside a transaction, where this pragma cannot change (%s)", value, docForeignKeys),
+			msg: fmt.Sprintf("PRAGMA foreign_keys = %s has no effect on D1: D1 enforces foreign keys in every query and migration and runs each migration file inside a transaction, where this pragma cannot change (%s)", value, d1.DocForeignKeys),
 			fix: "remove it; to allow violations until the end of the file use PRAGMA defer_foreign_keys = on, which still lets ON DELETE CASCADE delete child rows when a parent table is dropped"}
-	case !d1Pragmas[n]:
+	case !d1.CompatiblePragma(n):
 		return &d1Refusal{rule: RuleD1Unsupported,
-			msg: fmt.Sprintf("PRAGMA %s is not one of the PRAGMA statements D1 supports (%s); D1 refuses the migration", name, docSQLStmts),
+			msg: fmt.Sprintf("PRAGMA %s is not one of the PRAGMA statements D1 supports (%s); D1 refuses the migration", name, d1.DocSQLStmts),
 			fix: "remove the PRAGMA from the migration"}
 	}
 	return nil
@@ -54,7 +34,7 @@ func pragmaRefusal(name, value string) *d1Refusal {
 
 func tempRefusal(what string) *d1Refusal {
 	return &d1Refusal{rule: RuleD1Unsupported,
-		msg: fmt.Sprintf("%s: D1 refuses temporary tables, views, indexes and triggers with \"not authorized\" (SQLITE_AUTH; %s)", what, docTempTables),
+		msg: fmt.Sprintf("%s: D1 refuses temporary tables, views, indexes and triggers with \"not authorized\" (SQLITE_AUTH; %s)", what, d1.DocTempTables),
 		fix: "use an ordinary table and drop it at the end of the migration"}
 }
 

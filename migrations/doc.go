@@ -46,7 +46,10 @@
 //
 // # The D1 facts the replay rests on
 //
-// Each with its source (Cloudflare's documentation unless said otherwise):
+// Each with its source (Cloudflare's documentation unless said otherwise).
+// What D1 refuses is listed once, in internal/d1, which the emulated D1
+// (internal/cfemu) enforces too, so the checker and the emulator never
+// disagree about what D1 accepts:
 //
 //   - D1 enforces foreign keys in every query and migration, as if PRAGMA
 //     foreign_keys = on; every query runs inside an implicit transaction,

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/guardcm/guard/internal/d1"
 	"github.com/guardcm/guard/internal/report"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -390,7 +391,7 @@ func (r *replayer) classify(ctx, fctx context.Context, st Statement, err error) 
 		f.fix = "remove the statement; D1 refuses it"
 	case strings.HasPrefix(msg, "FOREIGN KEY constraint failed"):
 		f.rule = RuleFKViolation
-		f.msg = "FOREIGN KEY constraint failed once the tables hold rows; D1 enforces foreign keys in every migration (" + docForeignKeys + ")"
+		f.msg = "FOREIGN KEY constraint failed once the tables hold rows; D1 enforces foreign keys in every migration (" + d1.DocForeignKeys + ")"
 		f.fix = "keep every reference valid: copy or delete the child rows first, or defer the check with PRAGMA defer_foreign_keys = on and restore the rows before the file ends"
 	case strings.HasPrefix(msg, "UNIQUE constraint failed") && isCreateIndex(st.Text):
 		f.rule = RuleUniqueOnExisting
@@ -412,7 +413,7 @@ func (r *replayer) classify(ctx, fctx context.Context, st Statement, err error) 
 		}
 	}
 	if vacuumStatement(st.Text) {
-		f.rule, f.msg, f.fix = RuleD1Unsupported, "VACUUM cannot run inside a migration: D1 applies each file as one transaction ("+docMigrations+"): "+msg, "remove VACUUM from the migration"
+		f.rule, f.msg, f.fix = RuleD1Unsupported, "VACUUM cannot run inside a migration: D1 applies each file as one transaction ("+d1.DocMigrations+"): "+msg, "remove VACUUM from the migration"
 	}
 	if f.fix == "" {
 		f.fix = "make the statement valid SQLite on top of the earlier migrations (D1 runs SQLite: Postgres or MySQL syntax is rejected)"

@@ -4,11 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/guardcm/guard/internal/sqlsplit"
 	"sort"
 	"strings"
 
+	"github.com/guardcm/guard/internal/d1"
 	"github.com/guardcm/guard/internal/report"
+	"github.com/guardcm/guard/internal/sqlsplit"
 )
 
 // rowsPerTable is how many synthetic rows each table gets: two, so that a
@@ -381,7 +382,7 @@ func deferredFailure(viol []fkViolation, fw *fileWatch) *failure {
 	}
 	return &failure{line: line, rule: RuleFKViolation,
 		msg: "FOREIGN KEY constraint failed when the file commits: " + strings.Join(names, "; ") +
-			"; deferring foreign keys only moves the check to the end of the file, and D1 refuses the whole migration (" + docForeignKeys + ")",
+			"; deferring foreign keys only moves the check to the end of the file, and D1 refuses the whole migration (" + d1.DocForeignKeys + ")",
 		fix: "rebuild the child tables too (or copy their rows and restore the references) within the same file"}
 }
 
@@ -662,7 +663,7 @@ func (fw *fileWatch) after(ctx context.Context, r *replayer, st Statement, pre *
 	sort.Strings(from)
 	fw.add(RuleCascadeDelete, st.Line,
 		fmt.Sprintf("deleting from %s also deletes rows of %s through ON DELETE CASCADE: on D1 foreign keys are always on (PRAGMA foreign_keys cannot be turned off in a migration), DROP TABLE deletes every row first, and PRAGMA defer_foreign_keys does not stop a cascade (%s)",
-			strings.Join(from, ", "), strings.Join(lost, ", "), docForeignKeys),
+			strings.Join(from, ", "), strings.Join(lost, ", "), d1.DocForeignKeys),
 		"rebuild without dropping a referenced parent: copy the child rows out and back, or rebuild the children in the same file so they reference the new table")
 	return nil
 }
@@ -724,7 +725,7 @@ func (fw *fileWatch) noteD1(rec *recorder, st Statement) {
 		fw.add(ref.rule, st.Line, ref.msg, ref.fix)
 	}
 	if vacuumStatement(st.Text) {
-		fw.add(RuleD1Unsupported, st.Line, "VACUUM cannot run inside a migration: D1 applies each file as one transaction ("+docMigrations+")", "remove VACUUM from the migration")
+		fw.add(RuleD1Unsupported, st.Line, "VACUUM cannot run inside a migration: D1 applies each file as one transaction ("+d1.DocMigrations+")", "remove VACUUM from the migration")
 	}
 }
 

@@ -18,6 +18,7 @@ const (
 	RuleOverdue = "emergency-record-overdue"
 	RuleInvalid = "emergency-record-invalid"
 	RuleWritten = "emergency-record-written"
+	RuleFuture  = "emergency-commit-future-date"
 )
 
 // OverdueCheck is the range check that holds back every push (and CI run)
@@ -57,6 +58,18 @@ func OverdueCheck(now func() time.Time) hooks.RangeCheck {
 		reportedPaths := map[string]bool{}
 		for _, o := range st.Obligations {
 			if o.State(t) != StateOverdue {
+				continue
+			}
+			if o.FutureDated(t) {
+				if o.Record != nil {
+					reportedPaths[o.Record.Path] = true
+				}
+				out = append(out, report.Finding{
+					Rule: RuleOverdue, Severity: sev, Commit: ShortCommit(o.Commit), Subject: o.Subject,
+					Message: fmt.Sprintf("%s is dated %s, later than now (%s): guard cannot tell when it happened, so it counts as overdue until a committed record on %s documents it: until then only emergency changes may be pushed",
+						o.Describe(), o.At.Format(time.RFC3339), t.UTC().Format(time.RFC3339), branch),
+					Fix: fmt.Sprintf("document it under %s/ (guard changes lists it), commit and push the record — a push of records alone may go to %s directly", cfg.Rollback.RecordsDir, cfg.Branch),
+				})
 				continue
 			}
 			if o.Record == nil {
@@ -151,6 +164,51 @@ func firstOr(xs []int) int {
 	return xs[0]
 }
 
+// FutureDateCheck refuses a push (and fails guard check) that brings an
+// emergency commit whose committer date is later than now by more than
+// ClockSkew. Its 24-hour deadline runs from when it happened; a date the
+// pusher set in the future would move that deadline as far as they like,
+// and a clock that wrong misdates the record too. The fix is one command
+// away, so even an emergency push is held back until the date is true.
+func FutureDateCheck(now func() time.Time) hooks.RangeCheck {
+	return func(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r hooks.Range, res *hooks.Result) ([]report.Finding, error) {
+		t := now()
+		var out []report.Finding
+		for _, c := range futureDated(res, t) {
+			dated := c.CommitTime
+			if ct, err := time.Parse(time.RFC3339, c.CommitTime); err == nil {
+				dated = ct.UTC().Format(time.RFC3339)
+			}
+			out = append(out, report.Finding{
+				Rule: RuleFuture, Severity: report.SeverityError, Commit: c.Short(), Subject: c.Subject,
+				Message: fmt.Sprintf("emergency commit dated %s, later than now (%s): its record is due 24 hours after the change, so guard does not accept a date in the future",
+					dated, t.UTC().Format(time.RFC3339)),
+				Fix: "correct the clock (and unset GIT_COMMITTER_DATE), then date the commits anew: git commit --amend --no-edit for the last one, git rebase --force-rebase " + cfg.Remote + "/" + cfg.Branch + " for several; push again",
+			})
+		}
+		return out, nil
+	}
+}
+
+// futureDated lists the emergency commits of res whose committer date is
+// beyond now+ClockSkew (an unreadable date counts: it cannot be trusted
+// either).
+func futureDated(res *hooks.Result, now time.Time) []gitx.Commit {
+	if res == nil {
+		return nil
+	}
+	var out []gitx.Commit
+	for _, c := range res.Commits {
+		if res.Category[c.Hash] != policy.Emergency {
+			continue
+		}
+		if ct, err := time.Parse(time.RFC3339, c.CommitTime); err != nil || ct.After(now.Add(ClockSkew)) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // CommitRecordCheck writes a record for every pushed emergency commit that
 // has none yet, and reports each one written as a notice. It acts only on
 // a push to a branch (r.Push and r.Branch set: the pre-push hook; `guard check` in CI
@@ -159,8 +217,8 @@ func firstOr(xs []int) int {
 // the push goes on.
 func CommitRecordCheck(now func() time.Time) hooks.RangeCheck {
 	return func(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r hooks.Range, res *hooks.Result) ([]report.Finding, error) {
-		if !r.Push || r.Branch == "" || res == nil || report.HasErrors(res.Findings) {
-			return nil, nil
+		if !r.Push || r.Branch == "" || res == nil || report.HasErrors(res.Findings) || len(futureDated(res, now())) > 0 {
+			return nil, nil // refused: nothing reaches the branch to document
 		}
 		var emergency []gitx.Commit
 		for _, c := range res.Commits {

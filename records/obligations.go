@@ -3,6 +3,7 @@ package records
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/internal/gitx"
+	"github.com/guardcm/guard/internal/proc"
 	"github.com/guardcm/guard/ledger"
 	"github.com/guardcm/guard/policy"
 )
@@ -21,6 +23,12 @@ import (
 // when it is committed (on the remote branch, or in the commits being
 // pushed). A record that was never committed, or deleted later, leaves its
 // obligation missing; deleting a local file can never hide one.
+//
+// Nor do the dates a pusher sets decide anything on their own. Whether an
+// emergency commit predates guard follows ancestry (adoptingCommit), and
+// when it happened is its committer date only when nothing guard recorded
+// itself says earlier (firstDeployed); a date beyond now+ClockSkew is not
+// believed at all (Obligation.FutureDated).
 
 // StateMissing is an obligation without any committed record yet.
 const StateMissing State = "missing"
@@ -37,21 +45,39 @@ type Obligation struct {
 	Env          string `json:"env,omitempty"`
 	ToVersion    string `json:"to_version,omitempty"`
 	DeploymentID string `json:"deployment_id,omitempty"`
-	// At is when the change happened (commit time, rollback time).
-	At  time.Time `json:"at"`
-	Due time.Time `json:"due"`
+	// At is when the change happened, as far as guard can tell: for a
+	// rollback the time guard recorded it; for a commit the earlier of its
+	// committer date and the first deploy or rollback record guard made of
+	// a commit containing it (Dated is the committer date itself).
+	At    time.Time `json:"at"`
+	Due   time.Time `json:"due"`
+	Dated time.Time `json:"dated,omitzero"`
 	// Record is the committed record that answers it (nil: none).
 	Record *Record `json:"-"`
 }
 
+// ClockSkew is how far ahead of guard's clock a date may be and still be
+// believed: clocks of laptops and CI runners drift by seconds or minutes,
+// not by hours.
+const ClockSkew = 5 * time.Minute
+
+// FutureDated reports whether the change claims to happen after now (past
+// ClockSkew), with nothing guard recorded itself to say when it really did.
+// Such a date is a wrong clock or a forgery that would push the deadline
+// out at will; the user would expect neither to buy time, so the change is
+// overdue until documented.
+func (o *Obligation) FutureDated(now time.Time) bool {
+	return o.At.After(now.Add(ClockSkew))
+}
+
 // State is where the obligation stands at now: documented when its record
-// is; otherwise overdue past Due, else open (a record with TODO left) or
-// missing (no committed record).
+// is; otherwise overdue past Due or when FutureDated, else open (a record
+// with TODO left) or missing (no committed record).
 func (o *Obligation) State(now time.Time) State {
 	switch {
 	case o.Record != nil && o.Record.State(now) == StateDocumented:
 		return StateDocumented
-	case now.After(o.Due):
+	case now.After(o.Due), o.FutureDated(now):
 		return StateOverdue
 	case o.Record == nil:
 		return StateMissing
@@ -113,49 +139,67 @@ func Committed(ctx context.Context, repo *gitx.Repo, dir string, revs ...string)
 }
 
 // Obligations lists what must be documented: every emergency commit in
-// the history of branch (a commit hash; since the repository adopted guard,
-// see adoptedAt) and every succeeded guard rollback in led, each paired
-// with its record among recs. Oldest first.
+// the history of branch (a commit hash) that is not an ancestor of the
+// commit that brought guard to it (adoptingCommit), and every succeeded
+// guard rollback in led, each paired with its record among recs. Oldest
+// first.
 func Obligations(ctx context.Context, repo *gitx.Repo, branch string, led Ledger, recs []*Record) ([]*Obligation, error) {
+	var deploys []ledger.Record
+	if led != nil {
+		var err error
+		if deploys, err = led.Records(); err != nil {
+			return nil, err
+		}
+	}
 	var out []*Obligation
 	if branch != "" {
 		commits, err := emergencyCommits(ctx, repo, branch)
 		if err != nil {
 			return nil, err
 		}
+		// When a documented change happened decides nothing, so only the
+		// others are looked up in the deploy records: the walk then stays
+		// among recent history.
+		var undocumented []string
 		for _, c := range commits {
-			o := &Obligation{Kind: KindCommit, Commit: c.hash, Subject: c.subject, At: c.at, Due: c.at.Add(DueAfter)}
+			o := &Obligation{Kind: KindCommit, Commit: c.hash, Subject: c.subject, At: c.at, Due: c.at.Add(DueAfter), Dated: c.at}
 			o.Record = ForCommit(recs, c.hash)
+			if o.Record == nil || len(o.Record.TODO) > 0 {
+				undocumented = append(undocumented, c.hash)
+			}
 			out = append(out, o)
 		}
-	}
-	if led != nil {
-		all, err := led.Records()
+		deployed, err := firstDeployed(ctx, repo, undocumented, deploys)
 		if err != nil {
 			return nil, err
 		}
-		seen := map[string]bool{}
-		for _, r := range all {
-			if r.Kind != ledger.KindRollback || r.Status != ledger.StatusSucceeded {
-				continue
+		for _, o := range out {
+			if t, ok := deployed[o.Commit]; ok && t.Before(o.At) {
+				o.At, o.Due = t, t.Add(DueAfter)
 			}
-			key := r.Worker + "\x00" + r.VersionID + "\x00" + r.DeploymentID
-			if seen[key] {
-				continue
-			}
-			seen[key] = true
-			at := stamp(r.Time)
-			o := &Obligation{Kind: KindRollback, Worker: r.Worker, Env: r.Env, ToVersion: r.VersionID, DeploymentID: r.DeploymentID,
-				At: at, Due: at.Add(DueAfter)}
-			for _, rec := range recs {
-				if rec.Kind() == KindRollback && rec.Worker == r.Worker &&
-					((r.DeploymentID != "" && rec.DeploymentID == r.DeploymentID) || (r.VersionID != "" && rec.ToVersion == r.VersionID)) {
-					o.Record = rec
-					break
-				}
-			}
-			out = append(out, o)
 		}
+	}
+	seen := map[string]bool{}
+	for _, r := range deploys {
+		if r.Kind != ledger.KindRollback || r.Status != ledger.StatusSucceeded {
+			continue
+		}
+		key := r.Worker + "\x00" + r.VersionID + "\x00" + r.DeploymentID
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		at := stamp(r.Time)
+		o := &Obligation{Kind: KindRollback, Worker: r.Worker, Env: r.Env, ToVersion: r.VersionID, DeploymentID: r.DeploymentID,
+			At: at, Due: at.Add(DueAfter)}
+		for _, rec := range recs {
+			if rec.Kind() == KindRollback && rec.Worker == r.Worker &&
+				((r.DeploymentID != "" && rec.DeploymentID == r.DeploymentID) || (r.VersionID != "" && rec.ToVersion == r.VersionID)) {
+				o.Record = rec
+				break
+			}
+		}
+		out = append(out, o)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
 	return out, nil
@@ -163,27 +207,31 @@ func Obligations(ctx context.Context, repo *gitx.Repo, branch string, led Ledger
 
 type emergencyCommit struct {
 	hash, subject string
-	at            time.Time
+	at            time.Time // committer date
 }
 
 // emergencyCommits reads the commits of branch's history that declare the
-// emergency category, since guard was adopted: a history that predates
-// guard.toml and the records folder owes no records to guard.
+// emergency category, since guard was adopted: the ancestors of the commit
+// that added guard.toml (adoptingCommit) predate guard and owe it no
+// records. Ancestry decides, never dates: a commit dated before adoption
+// but pushed after it owes its record like any other.
 func emergencyCommits(ctx context.Context, repo *gitx.Repo, branch string) ([]emergencyCommit, error) {
+	adopting, err := adoptingCommit(ctx, repo, branch)
+	if err != nil {
+		return nil, err
+	}
 	// git's own grep keeps the walk cheap on a long history: only the
 	// messages that mention the key with emergency are formatted, and the
 	// trailer parse below decides.
 	args := []string{"log", "-z", "--regexp-ignore-case", "--extended-regexp",
 		"--grep=^" + policy.TrailerKey + ":[[:space:]]*emergency",
-		"--format=%H%x1f%cI%x1f%s%x1f%(trailers:key=" + policy.TrailerKey + ",valueonly,separator=%x1e)"}
-	out, err := repo.Git(ctx, append(args, branch, "--")...)
-	if err != nil {
-		return nil, err
+		"--format=%H%x1f%cI%x1f%s%x1f%(trailers:key=" + policy.TrailerKey + ",valueonly,separator=%x1e)", branch}
+	if adopting != "" {
+		// The adopting commit's parents and everything behind them; the
+		// adopting commit itself came with guard.
+		args = append(args, "--not", adopting+"^@")
 	}
-	if len(bytes.TrimSpace(out)) == 0 {
-		return nil, nil
-	}
-	since, err := adoptedAt(ctx, repo, branch)
+	out, err := repo.Git(ctx, append(args, "--")...)
 	if err != nil {
 		return nil, err
 	}
@@ -207,30 +255,120 @@ func emergencyCommits(ctx context.Context, repo *gitx.Repo, branch string) ([]em
 		if err != nil {
 			return nil, fmt.Errorf("git log: commit %s: bad time %q", f[0], f[1])
 		}
-		if at.Before(since) {
-			continue // before guard.toml arrived
-		}
 		res = append(res, emergencyCommit{hash: f[0], subject: f[2], at: at.UTC()})
 	}
 	return res, nil
 }
 
-// adoptedAt is when guard came to the branch: the oldest commit that added
-// guard.toml. Zero when it never did (then the whole history counts).
-func adoptedAt(ctx context.Context, repo *gitx.Repo, branch string) (time.Time, error) {
-	out, err := repo.Git(ctx, "log", "--diff-filter=A", "--format=%cI", branch, "--", config.FileName)
+// adoptingCommit is the commit that brought guard to the branch: the oldest
+// commit on its first-parent line (the branch's own history, in an order
+// dates cannot change) whose tree gained guard.toml — a merge that brought
+// it counts. "" when it never did: then the whole history counts.
+// Deleting guard.toml and adding it again later moves nothing.
+func adoptingCommit(ctx context.Context, repo *gitx.Repo, branch string) (string, error) {
+	out, err := repo.Git(ctx, "log", "--first-parent", "--diff-filter=A", "--format=%H", branch, "--", config.FileName)
 	if err != nil {
-		return time.Time{}, err
+		return "", err
 	}
 	lines := strings.Fields(string(out))
 	if len(lines) == 0 {
-		return time.Time{}, nil
+		return "", nil
 	}
-	t, err := time.Parse(time.RFC3339, lines[len(lines)-1])
+	return lines[len(lines)-1], nil
+}
+
+// firstDeployed is, for each of commits, the earliest time a deploy or
+// rollback record in deploys names a commit whose history contains it: a
+// time guard's own clock wrote when the commit certainly existed, which
+// bounds a committer date the pusher set. Records naming a commit this
+// clone does not have (another clone's notes) say nothing.
+func firstDeployed(ctx context.Context, repo *gitx.Repo, commits []string, deploys []ledger.Record) (map[string]time.Time, error) {
+	first := map[string]time.Time{}
+	for _, r := range deploys {
+		if !isHash(r.Commit) || r.Time.IsZero() {
+			continue // records are data: never let one become a git option
+		}
+		if t, ok := first[r.Commit]; !ok || r.Time.Before(t) {
+			first[r.Commit] = r.Time
+		}
+	}
+	if len(commits) == 0 || len(first) == 0 {
+		return map[string]time.Time{}, nil
+	}
+	// Which of the recorded commits this clone has: rev-list would stop at
+	// the first it does not.
+	var names bytes.Buffer
+	for c := range first {
+		names.WriteString(c + "\n")
+	}
+	out, err := repo.GitInput(ctx, &names, "cat-file", "--batch-check=%(objecttype) %(objectname)")
 	if err != nil {
-		return time.Time{}, nil
+		return nil, err
 	}
-	return t, nil
+	var walk bytes.Buffer
+	for _, line := range strings.Split(string(out), "\n") {
+		if typ, hash, ok := strings.Cut(line, " "); ok && typ == "commit" {
+			walk.WriteString(hash + "\n")
+		}
+	}
+	if walk.Len() == 0 {
+		return map[string]time.Time{}, nil
+	}
+	// Walk from the recorded commits, children before parents, carrying
+	// each record's time to the commits behind it. What is behind every
+	// emergency commit (their common ancestor's parents' history) cannot
+	// lead to one, so the walk stops there.
+	bottom, err := repo.Git(ctx, append([]string{"merge-base", "--octopus"}, commits...)...)
+	var ee *proc.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.Code == 1) { // 1: unrelated histories, no common ancestor
+		return nil, err
+	}
+	args := []string{"rev-list", "--topo-order", "--parents", "--stdin"}
+	if err == nil {
+		args = append(args, "--not")
+		for _, b := range strings.Fields(string(bottom)) {
+			args = append(args, b+"^@")
+		}
+	}
+	out, err = repo.GitInput(ctx, &walk, append(args, "--")...)
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		ids := strings.Fields(line)
+		if len(ids) == 0 {
+			continue
+		}
+		t, ok := first[ids[0]]
+		if !ok {
+			continue
+		}
+		for _, p := range ids[1:] {
+			if pt, ok := first[p]; !ok || t.Before(pt) {
+				first[p] = t
+			}
+		}
+	}
+	res := map[string]time.Time{}
+	for _, c := range commits {
+		if t, ok := first[c]; ok {
+			res[c] = stamp(t)
+		}
+	}
+	return res, nil
+}
+
+// isHash reports whether s is a full SHA-1 or SHA-256 object name.
+func isHash(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // notesAndLedger is the deploy records of this clone and the team's notes.

@@ -18,7 +18,7 @@
 //     clock, so callers (and tests) decide what "now" is.
 //   - Create never overwrites: it opens the file with O_EXCL and, when the
 //     name is taken (a second rollback in the same minute), tries -2, -3 …
-//   - The range checks (OverdueCheck, CommitRecordCheck) plug into the
+//   - The range checks (FutureDateCheck, OverdueCheck, CommitRecordCheck) plug into the
 //     pre-push hook and `guard check` through hooks.RangeCheck.
 package records
 

@@ -41,8 +41,9 @@ func guardClock() (func() time.Time, error) {
 }
 
 // recordChecks are the emergency-record range checks of pre-push and
-// guard check: overdue records hold back non-emergency pushes, and a
-// pushed emergency commit gets its record written.
+// guard check: an emergency commit dated in the future is refused, overdue
+// records hold back non-emergency pushes, and a pushed emergency commit
+// gets its record written.
 func recordChecks() []hooks.RangeCheck {
 	now, err := guardClock()
 	if err != nil {
@@ -50,7 +51,7 @@ func recordChecks() []hooks.RangeCheck {
 			return nil, err
 		}}
 	}
-	return []hooks.RangeCheck{records.OverdueCheck(now), records.CommitRecordCheck(now)}
+	return []hooks.RangeCheck{records.FutureDateCheck(now), records.OverdueCheck(now), records.CommitRecordCheck(now)}
 }
 
 // ChangesCmd lists the emergency-change records and their state.
@@ -121,6 +122,12 @@ func (c *ChangesCmd) Run(env *Env) error {
 		}
 	} else {
 		printChanges(env, cfg, st.Records, missing, now)
+	}
+	for _, o := range st.Obligations {
+		if o.FutureDated(now) && o.State(now) == records.StateOverdue {
+			fmt.Fprintf(env.Stderr, "guard: warning: %s is dated %s, later than now (%s): guard cannot tell when it happened, so it counts as overdue until its record is documented\n",
+				o.Describe(), o.At.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
 	}
 	for _, p := range st.Problems {
 		fmt.Fprintf(env.Stderr, "guard: error: %v\n", p)

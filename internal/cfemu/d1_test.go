@@ -2,6 +2,7 @@ package cfemu
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"reflect"
 	"strings"
@@ -248,5 +249,43 @@ func TestD1ForeignKeysEnforced(t *testing.T) {
 	_, err = db.run("PRAGMA foreign_keys = OFF; DELETE FROM p;", nil, true)
 	if err == nil || !strings.Contains(err.Error(), "FOREIGN KEY constraint failed") {
 		t.Fatalf("DELETE of a referenced parent: err = %v, want FOREIGN KEY constraint failed", err)
+	}
+}
+
+// The emulated D1 refuses what D1's authorizer refuses (internal/d1), and
+// the whole batch with it, while the PRAGMAs D1 supports run; the
+// emulator's own replay of its journal is not a client's query.
+func TestD1RefusesWhatD1Refuses(t *testing.T) {
+	db, err := openSQLite()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.close()
+	if _, err := db.run("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT); PRAGMA table_list; PRAGMA defer_foreign_keys = on;", nil, true); err != nil {
+		t.Fatalf("D1 runs these: %v", err)
+	}
+	for _, tc := range []struct{ sql, why string }{
+		{"INSERT INTO t(v) VALUES ('a'); CREATE TEMP TABLE scratch(a)", "temporary"},
+		{"CREATE TEMPORARY VIEW v AS SELECT 1", "temporary"},
+		{"PRAGMA writable_schema = ON", "PRAGMA writable_schema"},
+		{"PRAGMA journal_mode = OFF", "PRAGMA journal_mode"},
+		{"ATTACH ':memory:' AS other", "ATTACH"},
+	} {
+		_, err := db.run(tc.sql, nil, true)
+		if err == nil || !strings.Contains(err.Error(), "not authorized: SQLITE_AUTH") || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("%s: err = %v, want not authorized (%s)", tc.sql, err, tc.why)
+		}
+	}
+	res, err := db.run("SELECT count(*) FROM t", nil, true)
+	if err != nil || fmt.Sprint(res.Stmts[0].Rows) != "[[0]]" {
+		t.Fatalf("a refused batch must leave nothing: %v %v", res, err)
+	}
+	// Internal queries (the change mark reads PRAGMA schema_version) and a
+	// journal replay are the emulator's own.
+	if _, err := db.run("PRAGMA user_version = 2", nil, false); err != nil {
+		t.Fatalf("journal replay: %v", err)
+	}
+	if _, err := db.run("INSERT INTO t(v) VALUES ('b')", nil, true); err != nil {
+		t.Fatalf("after a refusal the next batch runs: %v", err)
 	}
 }

@@ -5,15 +5,51 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // the real SQLite behind every emulated D1 database
+	"github.com/guardcm/guard/internal/d1"
+	sqlite "modernc.org/sqlite" // the real SQLite behind every emulated D1 database
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // sqliteDB is one emulated D1 database: a private in-memory SQLite database
 // held by a single connection (":memory:" is per connection).
 type sqliteDB struct {
-	db *sql.DB
+	db   *sql.DB
+	auth *d1Authorizer
+}
+
+// d1Authorizer refuses what D1's own authorizer refuses (internal/d1), while
+// a client's statements run; the emulator's own queries are not D1's.
+type d1Authorizer struct {
+	mu      sync.Mutex
+	on      bool
+	refusal string // why the last refused action was refused
+}
+
+func (a *d1Authorizer) authorize(action sqlite.AuthorizerActionCode, arg1, arg2, _, _ string) sqlite.AuthorizerReturnCode {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.on {
+		return sqlite.AuthorizerOK
+	}
+	if why := d1.Refusal(action, arg1, arg2); why != "" {
+		a.refusal = why
+		return sqlite.AuthorizerDeny
+	}
+	return sqlite.AuthorizerOK
+}
+
+// enforce turns D1's refusals on or off and returns the last refusal seen.
+func (a *d1Authorizer) enforce(on bool) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.on = on
+	why := a.refusal
+	a.refusal = ""
+	return why
 }
 
 func openSQLite() (*sqliteDB, error) {
@@ -28,11 +64,26 @@ func openSQLite() (*sqliteDB, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	if err := db.Ping(); err != nil {
+	auth := &d1Authorizer{}
+	err = func() error {
+		conn, err := db.Conn(context.Background())
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return conn.Raw(func(dc any) error {
+			reg, ok := dc.(sqlite.AuthorizerRegisterer)
+			if !ok {
+				return errors.New("the sqlite driver does not support an authorizer")
+			}
+			return reg.RegisterAuthorizer(auth.authorize)
+		})
+	}()
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("emulated D1: %w", err)
 	}
-	return &sqliteDB{db: db}, nil
+	return &sqliteDB{db: db, auth: auth}, nil
 }
 
 func (s *sqliteDB) close() { _ = s.db.Close() }
@@ -68,8 +119,11 @@ var rowKeywords = map[string]bool{"SELECT": true, "PRAGMA": true, "WITH": true, 
 
 // run executes a batch atomically: every statement or none (a failing
 // statement rolls the whole batch back, like a failing D1 migration file).
-// With checkTx, transaction statements are refused as remote D1 refuses them.
-func (s *sqliteDB) run(text string, params []any, checkTx bool) (*batchResult, error) {
+// With asD1, what remote D1 refuses is refused: transaction statements,
+// and what D1's authorizer denies (temporary objects, PRAGMAs outside D1's
+// list, ATTACH). Without, the batch is the emulator's own (a journal
+// replayed), accepted once already.
+func (s *sqliteDB) run(text string, params []any, asD1 bool) (*batchResult, error) {
 	stmts := splitSQL(text)
 	if len(stmts) == 0 {
 		return nil, &d1Error{"D1_ERROR: no SQL statements in the query"}
@@ -77,7 +131,7 @@ func (s *sqliteDB) run(text string, params []any, checkTx bool) (*batchResult, e
 	if len(params) > 0 && len(stmts) > 1 {
 		return nil, &d1Error{"D1_ERROR: params are only allowed with a single statement"}
 	}
-	if checkTx {
+	if asD1 {
 		for i, st := range stmts {
 			if txControl[st.Keyword] {
 				return nil, &d1Error{fmt.Sprintf("D1_ERROR: statement %d: to execute a transaction, please use the state.storage.transaction() or state.storage.transactionSync() APIs instead of the SQL BEGIN TRANSACTION or SAVEPOINT statements: SQLITE_AUTH", i+1)}
@@ -100,10 +154,12 @@ func (s *sqliteDB) run(text string, params []any, checkTx bool) (*batchResult, e
 	}
 	res := &batchResult{}
 	for i, st := range stmts {
+		s.auth.enforce(asD1)
 		r, err := runStatement(ctx, tx, st, params)
+		refusal := s.auth.enforce(false)
 		if err != nil {
 			_ = tx.Rollback()
-			return nil, &d1Error{fmt.Sprintf("D1_ERROR: statement %d: %v: SQLITE_ERROR", i+1, err)}
+			return nil, statementError(i, err, refusal)
 		}
 		res.Stmts = append(res.Stmts, r)
 	}
@@ -121,6 +177,17 @@ func (s *sqliteDB) run(text string, params []any, checkTx bool) (*batchResult, e
 		}
 	}
 	return res, nil
+}
+
+// statementError is D1's answer to a failing statement: SQLite's message
+// and result code name, "not authorized: SQLITE_AUTH" for what D1's
+// authorizer refused.
+func statementError(i int, err error, refusal string) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_AUTH {
+		return &d1Error{fmt.Sprintf("D1_ERROR: statement %d: not authorized: SQLITE_AUTH (%s)", i+1, strings.TrimSpace(refusal))}
+	}
+	return &d1Error{fmt.Sprintf("D1_ERROR: statement %d: %v: SQLITE_ERROR", i+1, err)}
 }
 
 // changeMark identifies the database's content: rows changed so far on

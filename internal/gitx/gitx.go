@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/go-git/go-git/v5/storage/filesystem"
+	"io"
 	"path/filepath"
 	"strings"
 
@@ -86,6 +87,13 @@ func (r *Repo) Close() error {
 // Git runs git with args in the work tree and returns its stdout.
 func (r *Repo) Git(ctx context.Context, args ...string) ([]byte, error) {
 	return proc.Run(ctx, proc.Cmd{Name: "git", Args: args, Dir: r.Root})
+}
+
+// GitInput runs git with stdin read from in and returns its stdout: for
+// lists of revisions or objects too long, or too untrusted, to pass as
+// arguments.
+func (r *Repo) GitInput(ctx context.Context, in io.Reader, args ...string) ([]byte, error) {
+	return proc.Run(ctx, proc.Cmd{Name: "git", Args: args, Dir: r.Root, Stdin: in})
 }
 
 // GitStream runs git with its output streamed (used for fetch and push, whose
