@@ -5,7 +5,9 @@
 // Contract (Run):
 //  1. Nothing leaves the machine before the checks pass: with a missing
 //     token, a bad configuration, a held lock or a divergent tree, Run
-//     returns before wrangler or the API is called.
+//     returns before wrangler or the API is called. Past those, until
+//     the bundle and migration checks pass, the API is only read (what
+//     serves: item 6).
 //  2. The tree is compared with <remote>/<branch> after `git fetch`
 //     (unless NoFetch) by `git status --porcelain=v2` and
 //     `git rev-list --left-right --count`; every divergent path and commit
