@@ -5,7 +5,9 @@
 // Contract (Run):
 //  1. Nothing leaves the machine before the checks pass: with a missing
 //     token, a bad configuration, a held lock or a divergent tree, Run
-//     returns before wrangler or the API is called.
+//     returns before wrangler or the API is called. Past those, until
+//     the bundle and migration checks pass, the API is only read (what
+//     serves: item 6).
 //  2. The tree is compared with <remote>/<branch> after `git fetch`
 //     (unless NoFetch) by `git status --porcelain=v2` and
 //     `git rev-list --left-right --count`; every divergent path and commit
@@ -25,10 +27,18 @@
 //     --message "<subject> [guard <short sha> <category>]" and
 //     --tag <full sha>; the version ID comes from its output file and is
 //     confirmed through the API (the newest deployment serving it at 100%).
-//  6. Errors carry guard's exit codes (internal/fail): refusals 1, usage
+//  6. What ships is counted from what Cloudflare serves: the commit in the
+//     workers/tag of the version(s) the worker's active deployment serves
+//     (history.Serving), read once the tree check passed, while the build
+//     is prepared. Its categories, D1 migration checks and rollout plans
+//     are those of that commit..HEAD. A deploy record (ledger or notes)
+//     naming another commit is a warning, kept in the outcome record; it
+//     never narrows the range. With no deployment the API lists serving a
+//     commit this clone has, every commit reachable from HEAD counts.
+//  7. Errors carry guard's exit codes (internal/fail): refusals 1, usage
 //     and configuration 2, wrangler and API failures 3. A deploy verified
 //     bad returns a refusal whose hint is the exact rollback command.
-//  7. The API token is passed to wrangler's environment and to
+//  8. The API token is passed to wrangler's environment and to
 //     internal/cfapi only; it is never printed, logged or stored.
 package deploy
 
@@ -468,6 +478,13 @@ func (d *deployer) run(ctx context.Context) error {
 		}
 	}
 
+	// What serves, asked while the build is prepared (and no longer once
+	// the deploy stops early).
+	api := cfapi.New(o.Token, t.Account, o.APIOptions...)
+	servedCtx, stopServed := context.WithCancel(ctx)
+	defer stopServed()
+	served := d.readServed(servedCtx, api)
+
 	// The tree wrangler builds from: the pristine checkout of the commit,
 	// or (opt-out) the working directory.
 	b, err := d.prepare(ctx)
@@ -481,7 +498,8 @@ func (d *deployer) run(ctx context.Context) error {
 	if d.sign, err = ledger.SignerFor(ctx, repo, d.cfg.Ledger.Signing); err != nil {
 		return err
 	}
-	base, err := d.sinceLastDeploy(ctx, st.Head)
+	answer := <-served
+	base, _, err := d.sinceLastDeploy(ctx, st.Head, answer)
 	if err != nil {
 		return err
 	}
@@ -503,9 +521,8 @@ func (d *deployer) run(ctx context.Context) error {
 	}
 
 	// 8. D1: check the migrations and bookmark each database first.
-	api := cfapi.New(o.Token, t.Account, o.APIOptions...)
 	if plan != nil {
-		if d.rollout, err = d.startRollout(ctx, api, plan); err != nil {
+		if d.rollout, err = d.startRollout(plan, answer.deps); err != nil {
 			return err
 		}
 	}
@@ -697,7 +714,7 @@ func (d *deployer) wranglerFailed(ctx context.Context, api *cfapi.Client, werr e
 	d.voice.Warn("wrangler exited with an error, but the Cloudflare API shows version %s of commit %s serving at 100%% (deployment %s): recorded as succeeded; wrangler said: %s",
 		served, gitx.ShortHash(d.res.Commit), depID, Summarize(werr))
 	d.res.VersionID, d.res.DeploymentID = served, depID
-	d.recWarning = "wrangler exited with an error after the deployment was made: " + Summarize(werr)
+	d.addRecordWarning("wrangler exited with an error after the deployment was made: " + Summarize(werr))
 	return d.settle(ctx, served, depID, nil, finish)
 }
 
@@ -817,29 +834,126 @@ func (d *deployer) fetch(ctx context.Context) error {
 	return nil
 }
 
-// sinceLastDeploy is the commit of the last deploy or rollback HEAD builds
-// on ("" when none), from this clone's ledger and the shared records. With
-// [ledger] signing, a shared record without a valid signature is ignored
-// (with a warning), so a forged note cannot narrow what a deploy checks and
-// records.
-func (d *deployer) sinceLastDeploy(ctx context.Context, head string) (string, error) {
+// sinceLastDeploy is the base of what this deploy checks and records (its
+// categories, D1 migrations and rollout plans are those of base..head): the
+// commit Cloudflare serves, "" for every commit reachable. why says where
+// the base came from, for the plan.
+//
+// The base is always the served commit (history.Serving), not only when
+// the records disagree with it: the records are claims — without [ledger]
+// signing anyone who can push the notes ref writes them, and even signed
+// ones miss a rollback or deploy made outside guard — while what a deploy
+// changes for users is the difference from what serves. When both agree the
+// answer is the same, and knowing whether they agree takes the same API
+// read. A record that names another commit is a warning that names it (the
+// trust rules' disagreement). When the API lists no deployment of a commit
+// guard can read (a first deploy, or only deployments made outside guard),
+// the base is every commit reachable from head, never a record: nothing
+// there is known deployed.
+//
+// A dry run may not ask the Cloudflare API (served.notAsked: no token):
+// the base is then every commit too, with a warning.
+func (d *deployer) sinceLastDeploy(ctx context.Context, head string, served *servedAnswer) (base, why string, err error) {
 	verifier, err := ledger.VerifierFor(ctx, d.repo, d.cfg.Ledger.Signing, d.cfg.RemoteBranchRef(), d.cfg.Ledger.AllowedSigners)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	recs, ignored, err := history.Records(ctx, d.repo, d.ledger, verifier, d.t.Worker, d.t.Account)
 	if err != nil {
-		return "", fail.External(err)
+		return "", "", fail.External(err)
 	}
 	for _, w := range ignored {
 		d.voice.Warn("%s", w)
 	}
-	return d.lastDeployed(ctx, recs, head), nil
+	rec := d.lastDeployed(ctx, recs, head)
+	if served.notAsked != "" {
+		d.voice.Warn("%s, so the Cloudflare API was not asked what serves: the plan counts every commit reachable from %s (a deploy counts those since the commit Cloudflare serves)", served.notAsked, gitx.ShortHash(head))
+		return "", "every commit reachable (what serves was not asked)", nil
+	}
+	if served.err != nil {
+		if ctx.Err() != nil {
+			return "", "", ctx.Err()
+		}
+		return "", "", fail.External(fmt.Errorf("reading what %s serves, the base of what this deploy checks: %w", d.t.Worker, served.err),
+			"try again once the Cloudflare API answers; nothing was deployed")
+	}
+	s := served.serving
+	if s == nil {
+		if len(served.passed) == 0 {
+			why = "first deploy by guard: every commit reachable"
+		} else {
+			why = "no deployment the Cloudflare API lists is guard's: every commit reachable"
+			d.voice.Warn("none of the deployments of %s that the Cloudflare API lists serves a commit guard can read, so this deploy checks and records every commit reachable from %s: %s",
+				d.t.Worker, gitx.ShortHash(head), strings.Join(limitList(served.passed, 3), "; "))
+		}
+		if rec != nil {
+			c := history.Unconfirmed(*rec)
+			d.voice.Warn("%s; it is ignored", c)
+			d.addRecordWarning(c)
+		}
+		return "", why, nil
+	}
+	if len(s.Passed) > 0 {
+		d.voice.Warn("the deployment of %s serving now is not guard's (%s), so this deploy checks and records what changed since the newest one the Cloudflare API lists that is: %s",
+			d.t.Worker, s.Passed[0], s.Describe())
+	}
+	if rec != nil {
+		if c := s.Disagreement(*rec); c != "" {
+			d.voice.Warn("%s; this deploy checks and records what changed since commit %s", c, gitx.ShortHash(s.Base))
+			d.addRecordWarning(c)
+		}
+	}
+	return s.Base, "what Cloudflare serves: " + s.Describe(), nil
 }
 
-// lastDeployed is the commit of the newest successful deploy or rollback
-// of the worker that HEAD contains, "" when none.
-func (d *deployer) lastDeployed(ctx context.Context, recs []ledger.Record, head string) string {
+// servedAnswer is the Cloudflare API's answer to what serves.
+type servedAnswer struct {
+	// notAsked says why the API was not asked (a dry run's plan).
+	notAsked string
+	// deps are the worker's deployments, newest first (none: never
+	// deployed).
+	deps    []cfapi.Deployment
+	serving *history.Serving
+	passed  []string
+	err     error
+}
+
+// readServed asks the Cloudflare API what serves (history.ReadServing),
+// in the background: the answer comes while the build is prepared, so its
+// round trips add nothing to the deploy's time. It is started only once
+// the tree check passed (nothing leaves the machine before), and the
+// deployments it lists serve a gradual deploy's start too.
+func (d *deployer) readServed(ctx context.Context, api *cfapi.Client) <-chan *servedAnswer {
+	ch := make(chan *servedAnswer, 1)
+	go func() {
+		a := &servedAnswer{}
+		deps, err := api.Deployments(ctx, d.t.Worker)
+		if cfapi.IsNotFound(err) {
+			deps, err = nil, nil // never deployed
+		}
+		if err != nil {
+			a.err = err
+		} else {
+			a.deps = deps
+			a.serving, a.passed, a.err = history.ReadServing(ctx, d.repo, api, d.t.Worker, deps)
+		}
+		ch <- a
+	}()
+	return ch
+}
+
+// addRecordWarning adds w to the outcome record's warning.
+func (d *deployer) addRecordWarning(w string) {
+	if d.recWarning != "" {
+		w = d.recWarning + "; " + w
+	}
+	d.recWarning = w
+}
+
+// lastDeployed is the newest successful deploy or rollback record of the
+// worker whose commit HEAD contains, nil when none: what the records alone
+// would take as the base.
+func (d *deployer) lastDeployed(ctx context.Context, recs []ledger.Record, head string) *ledger.Record {
 	tries := 0
 	for i := len(recs) - 1; i >= 0 && tries < 5; i-- {
 		r := recs[i]
@@ -847,14 +961,14 @@ func (d *deployer) lastDeployed(ctx context.Context, recs []ledger.Record, head 
 			continue
 		}
 		if r.Commit == head {
-			return head
+			return &recs[i]
 		}
 		tries++
 		if _, err := d.repo.Git(ctx, "merge-base", "--is-ancestor", r.Commit, head); err == nil {
-			return r.Commit
+			return &recs[i]
 		}
 	}
-	return ""
+	return nil
 }
 
 // d1Databases resolves the configured [[deploy.d1]] bindings in the

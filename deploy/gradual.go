@@ -145,15 +145,12 @@ func (d *deployer) majorRolloutPlan(ctx context.Context, commits []CommitCategor
 // returns the rollout's initial state: the version serving 100 % now is
 // the one the new version shares traffic with. A worker that was never
 // deployed has no users to protect and no version to share with: its
-// first deploy is a plain one (nil state, with a note).
-func (d *deployer) startRollout(ctx context.Context, api *cfapi.Client, plan *rollout.Plan) (*rollout.State, error) {
-	deps, err := api.Deployments(ctx, d.t.Worker)
-	if cfapi.IsNotFound(err) || (err == nil && len(deps) == 0) {
+// first deploy is a plain one (nil state, with a note). deps are the
+// worker's deployments, newest first, as listed moments before (readServed).
+func (d *deployer) startRollout(plan *rollout.Plan, deps []cfapi.Deployment) (*rollout.State, error) {
+	if len(deps) == 0 {
 		d.voice.Say("%s has never been deployed: nothing serves users yet, so this first deploy goes out whole; later deploys follow the plan (%s)", d.t.Worker, plan.Describe())
 		return nil, nil
-	}
-	if err != nil {
-		return nil, fail.External(fmt.Errorf("reading the deployment of %s before a gradual deploy: %w", d.t.Worker, err))
 	}
 	cur := deps[0]
 	if len(cur.Versions) != 1 || cur.Versions[0].Percentage != 100 {

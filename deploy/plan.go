@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/guardcm/guard/config"
+	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/internal/report"
@@ -21,8 +22,8 @@ import (
 )
 
 // Plan is what a deploy would do, computed the way Run computes it but
-// without wrangler, the Cloudflare API, a token, the lock or the ledger:
-// `guard deploy --dry-run`.
+// without wrangler, the lock or the ledger, and with the Cloudflare API
+// only read (what serves), when there is a token: `guard deploy --dry-run`.
 type Plan struct {
 	Worker, Env, Account string
 	// WranglerConfig is relative to the repository root.
@@ -31,9 +32,11 @@ type Plan struct {
 	// Divergences are why the deploy would be refused (empty: it would go).
 	Divergences []Divergence
 	Untracked   []string
-	// Since is the commit of the last successful deploy this one builds on,
-	// "" for a first deploy; Commits counts what ships since.
+	// Since is the commit Cloudflare serves (the base of what the deploy
+	// checks and records), "" for every commit reachable; SinceWhy says
+	// which; Commits counts what ships since.
 	Since      string
+	SinceWhy   string
 	Commits    int
 	Categories []string
 	Message    string
@@ -109,7 +112,19 @@ func DryRun(ctx context.Context, o Options) (*Plan, error) {
 		Commit: st.Head, Divergences: st.Divergences, Untracked: st.Untracked, D1: d1s,
 		Isolation: o.Config.Deploy.Isolation, Build: o.Config.Deploy.Build, Records: records}
 	d.ledger = ledger.Open(ledger.DefaultPath(o.Repo))
-	if p.Since, err = d.sinceLastDeploy(ctx, st.Head); err != nil {
+	// What serves decides what ships, as in a deploy: asked (reading only)
+	// when there is a token, and only when the deploy would not be refused
+	// anyway (nothing leaves the machine for a divergent tree).
+	var served *servedAnswer
+	switch {
+	case o.Token == "":
+		served = &servedAnswer{notAsked: "CLOUDFLARE_API_TOKEN is not set"}
+	case len(st.Divergences) > 0:
+		served = &servedAnswer{notAsked: "the deploy would be refused"}
+	default:
+		served = <-d.readServed(ctx, cfapi.New(o.Token, t.Account, o.APIOptions...))
+	}
+	if p.Since, p.SinceWhy, err = d.sinceLastDeploy(ctx, st.Head, served); err != nil {
 		return nil, err
 	}
 	commits, err := CommitCategories(ctx, o.Repo, p.Since, st.Head)
@@ -146,9 +161,9 @@ func (p *Plan) Write(w io.Writer) {
 	}
 	fmt.Fprintf(w, "worker:     %s (%s of %s, account %s)\n", p.Worker, env, p.WranglerConfig, p.Account)
 	fmt.Fprintf(w, "commit:     %s\n", p.Commit)
-	since := "first deploy by guard: every commit reachable"
+	since := p.SinceWhy
 	if p.Since != "" {
-		since = "since the last deploy, " + gitx.ShortHash(p.Since)
+		since = "since " + gitx.ShortHash(p.Since) + ", " + p.SinceWhy
 	}
 	fmt.Fprintf(w, "ships:      %d commit(s), %s; categories %s\n", p.Commits, since, orNone(p.Categories))
 	fmt.Fprintf(w, "message:    %s\n", p.Message)

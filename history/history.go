@@ -23,6 +23,11 @@
 //   - When the API does not answer, Load still returns the entries its
 //     records give, with a *PartialError, so a caller can show them and
 //     still fail.
+//   - ReadServing (served.go) answers what production runs: the newest
+//     deployment whose versions carry commits this clone has. It is the
+//     base of what guard deploy checks and records; a record naming
+//     another commit is a disagreement (Serving.Disagreement), in the same
+//     words as the trust rules' conflicts.
 //   - The API token is held by the cfapi.Client; nothing here prints,
 //     stores or logs it.
 package history
@@ -442,7 +447,7 @@ func join(ctx context.Context, ops []*op, deps []cfapi.Deployment, versions *ver
 			e.DeploymentID = d.ID
 			if mv != "" && e.VersionID != mv {
 				// The API is the truth about what a deployment served.
-				e.Conflict = fmt.Sprintf("a record says deployment %s served version %s, the Cloudflare API says %s", d.ID, noneIfEmpty(e.VersionID), mv)
+				e.Conflict = versionConflict(d.ID, e.VersionID, mv)
 				e.VersionID = mv
 			}
 		} else {

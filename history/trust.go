@@ -97,14 +97,14 @@ func (j *judge) distrust(e *Entry) string {
 	if v == nil {
 		return fmt.Sprintf("the Cloudflare API does not describe version %s", e.VersionID)
 	}
-	if !IsCommitHash(v.Tag) {
-		return fmt.Sprintf("version %s's workers/tag %q is not a commit", v.ID, v.Tag)
+	if why := tagNotCommit(v); why != "" {
+		return why
 	}
 	if !strings.HasPrefix(v.Tag, short) {
 		return fmt.Sprintf("deployment %s's annotation names commit %s but version %s's workers/tag is %s", d.ID, short, v.ID, gitx.ShortHash(v.Tag))
 	}
 	if e.Commit != "" && e.Commit != v.Tag {
-		return fmt.Sprintf("the record says commit %s, version %s's workers/tag says %s", gitx.ShortHash(e.Commit), v.ID, gitx.ShortHash(v.Tag))
+		return commitConflict(e.Commit, v.ID, v.Tag)
 	}
 	return j.reachable(v.Tag)
 }

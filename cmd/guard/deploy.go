@@ -21,7 +21,7 @@ type DeployCmd struct {
 	AllowUntracked bool   `help:"Deploy although untracked files exist (they are not deployed) and list them in the deploy record."`
 	RollbackOnFail bool   `help:"Roll back automatically when verification fails."`
 	BreakLock      bool   `help:"Take over the team lock when its lease has expired (recorded in the deploy's record)."`
-	DryRun         bool   `help:"Print the plan and stop: the worker, the tree check, the commits and categories that would ship, the wrangler command. No wrangler, no API, no token, no record."`
+	DryRun         bool   `help:"Print the plan and stop: the worker, the tree check, the commits and categories that would ship, the wrangler command. No wrangler, no record; with CLOUDFLARE_API_TOKEN set the Cloudflare API is read (what serves now, the base of what ships), never written."`
 	Gradual        bool   `help:"Deploy progressively: upload, smoke-test at 0% with the health checks pinned to the new version, then raise it step by step ([deploy.rollout] makes every deploy gradual)."`
 	Steps          string `help:"Steps of a gradual deploy, as percentages (implies --gradual; default [deploy.rollout] steps, else 0,10,50,100)." placeholder:"0,25,100"`
 	Resume         bool   `help:"Finish a gradual deploy that stopped (crash or interrupt) from the step production is at." xor:"finish"`
