@@ -350,6 +350,8 @@ type deployer struct {
 	recWarning string
 	// rollout is the state of a gradual deploy, nil for a plain one.
 	rollout *rollout.State
+	// team is the team lease, renewed through a rollout's holds.
+	team *TeamLock
 }
 
 // Run performs one guarded deploy. See the package contract. The returned
@@ -426,7 +428,7 @@ func (d *deployer) run(ctx context.Context) error {
 		return err
 	}
 	defer team.Release(d.voice)
-	d.res.TeamLock = teamState
+	d.res.TeamLock, d.team = teamState, team
 
 	// 1. Fetch the branch (and the team's deploy records) unless told not to.
 	remoteRef := cfg.RemoteBranchRef()

@@ -21,7 +21,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/guardcm/guard/config"
 	"github.com/guardcm/guard/internal/cfapi"
 	"github.com/guardcm/guard/internal/fail"
 	"github.com/guardcm/guard/internal/gitx"
@@ -158,13 +157,6 @@ func (d *deployer) startRollout(plan *rollout.Plan, deps []cfapi.Deployment) (*r
 			"finish the rollout in progress first: guard deploy --resume, or guard deploy --abort (guard history shows its steps)")
 	}
 	d.voice.Say("gradual deploy of %s (%s, from %s), from version %s", d.t.Worker, plan.Describe(), plan.Source, cur.Versions[0].VersionID)
-	var holds time.Duration
-	for _, h := range plan.Holds {
-		holds += h
-	}
-	if ttl := d.cfg.Deploy.TeamLockTTL.Duration; d.cfg.Deploy.TeamLock != config.TeamLockOff && ttl > 0 && holds >= ttl {
-		d.voice.Warn("this rollout holds for %s in all, not less than the team lock's lease (team_lock_ttl = %s): a teammate could take the lease over with --break-lock before it ends; raise [deploy] team_lock_ttl", holds, ttl)
-	}
 	if len(d.cfg.Deploy.Verify) == 0 && len(d.cfg.Deploy.Health) == 0 {
 		d.voice.Warn("no verify commands and no [[deploy.health]] checks are configured: every step passes unchecked, so the 0%% step proves nothing")
 	}
@@ -300,6 +292,16 @@ func (d *deployer) runRollout(ctx context.Context, drv *rolloutDriver, st *rollo
 		// wrangler may have made the next step's deployment before it was
 		// stopped: what users saw is what the API serves.
 		d.catchUp(rctx, drv, st)
+		if drv.lost != nil {
+			// Whoever took the lease over may be deploying: going back
+			// to the old version could undo their work, so the split
+			// stays as it is and the record says where.
+			if err := drv.Save(st); err != nil {
+				d.voice.Warn("%v", err)
+			}
+			return fail.Refused(fmt.Errorf("the gradual deploy of version %s stopped at %s: %w", st.NewVersion, st.Where(), drv.lost),
+				fmt.Sprintf("once the other deploy is done, finish this one with guard deploy --resume, or go back to version %s with guard deploy --abort", st.OldVersion))
+		}
 		if d.o.Interrupted != nil && !d.o.Interrupted() {
 			if err := drv.Save(st); err != nil {
 				d.voice.Warn("%v", err)
@@ -482,6 +484,8 @@ type rolloutDriver struct {
 	// returned is set once this run made the deployment that gave the
 	// old version 100 % back.
 	returned bool
+	// lost is set when a hold found the team lease taken over.
+	lost error
 	// versionsDeploy is runner.VersionsDeploy; the step benchmark puts
 	// the same API call in its place to time guard's own work alone.
 	versionsDeploy func(context.Context, wrangler.VersionsDeployArgs) (string, error)
@@ -596,11 +600,31 @@ func (r *rolloutDriver) Save(st *rollout.State) error {
 	return nil
 }
 
+// Sleep waits a hold in pieces, renewing the team lease between them, so
+// a rollout that holds longer than team_lock_ttl keeps its lease. A lease
+// lost meanwhile ends the wait (lost is set): the rollout stops where it
+// is and touches production no more.
 func (r *rolloutDriver) Sleep(ctx context.Context, d time.Duration) error {
-	if r.d.o.Sleep != nil {
-		return r.d.o.Sleep(ctx, d)
+	sleep := r.d.o.Sleep
+	if sleep == nil {
+		sleep = sleepCtx
 	}
-	return sleepCtx(ctx, d)
+	every := r.d.team.RenewEvery()
+	for d > 0 {
+		piece := d
+		if every > 0 && piece > every {
+			piece = every
+		}
+		if err := sleep(ctx, piece); err != nil {
+			return err
+		}
+		d -= piece
+		if err := r.d.team.Renew(ctx, r.d.voice); err != nil {
+			r.lost = err
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *rolloutDriver) Now() time.Time { return time.Now().UTC() }
@@ -650,7 +674,7 @@ func (d *deployer) finish(ctx context.Context, abort bool) error {
 		return err
 	}
 	defer team.Release(d.voice)
-	d.res.TeamLock = teamState
+	d.res.TeamLock, d.team = teamState, team
 	d.ledger = ledger.Open(ledger.DefaultPath(repo))
 	if d.sign, err = ledger.SignerFor(ctx, repo, d.cfg.Ledger.Signing); err != nil {
 		return err

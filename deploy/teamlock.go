@@ -27,6 +27,9 @@ type TeamLockState struct {
 type TeamLock struct {
 	lease   *lease.Lease
 	timeout time.Duration
+	ttl     time.Duration
+	// now is the clock renewals read (tests move it); nil is time.Now.
+	now func() time.Time
 }
 
 // LockTeam takes worker's lease on the configured remote as [deploy]
@@ -95,7 +98,52 @@ func LockTeam(ctx context.Context, repo *gitx.Repo, cfg *config.Config, worker s
 			voice.Warn("broke the expired team lock of %s: %s", worker, st.Broke)
 		}
 	}
-	return &TeamLock{lease: l, timeout: timeout}, st, nil
+	return &TeamLock{lease: l, timeout: timeout, ttl: cfg.Deploy.TeamLockTTL.Duration}, st, nil
+}
+
+// RenewEvery is how often a long wait should call Renew: a third of the
+// lease's time, so a renewal that misses once (remote briefly down) still
+// comes before the expiry. 0 when no lease is held.
+func (t *TeamLock) RenewEvery() time.Duration {
+	if t == nil || t.lease == nil || t.ttl <= 0 {
+		return 0
+	}
+	return t.ttl / 3
+}
+
+// Renew keeps a held lease alive through a long wait (a gradual deploy's
+// holds): once half its time has passed it is extended to a full
+// team_lock_ttl from now. A lease someone took over in the meantime (it
+// expired and was broken) is a refusal: another deploy may be running,
+// so the caller must stop changing production. A remote that does not
+// answer is a warning; the next call tries again before the expiry.
+func (t *TeamLock) Renew(ctx context.Context, voice report.Voice) error {
+	if t == nil || t.lease == nil || t.ttl <= 0 {
+		return nil
+	}
+	now := time.Now()
+	if t.now != nil {
+		now = t.now()
+	}
+	if t.lease.Holder.Expires.Sub(now) > t.ttl/2 {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	err := t.lease.Renew(rctx, now, t.ttl)
+	var lost *lease.LostError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &lost):
+		t.lease = nil // someone else's now: never released by this deploy
+		return fail.Refused(err, "another deploy may be changing this worker: see guard history, and raise [deploy] team_lock_ttl if holds outlast it while the remote is unreachable")
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		voice.Warn("the team lock was not renewed (it expires at %s; retried before then): %v", t.lease.Holder.Expires.UTC().Format(time.RFC3339), err)
+		return nil
+	}
 }
 
 // Release gives the lease back; a failure is a warning (the lease

@@ -16,6 +16,11 @@
 //     process of this machine's PID space) with a new one in one atomic push
 //     (--force-with-lease=<ref>:<their commit>): there is no moment without
 //     a holder. A live, unexpired lease is never broken.
+//   - Renew moves a held lease's expiry forward with the same kind of push
+//     (expected value: this lease's commit), so a long hold keeps it; a
+//     lease someone broke meanwhile is a *LostError, never taken back.
+//   - No push carries a forced refspec ("+"): git lets "+" override
+//     --force-with-lease, and two clones could both break one lease.
 //   - Errors that mean "the remote could not be reached" (as opposed to
 //     "the remote refused: someone holds it") are *UnreachableError, so a
 //     caller can treat the lease as best-effort.
@@ -189,7 +194,7 @@ func Break(ctx context.Context, repo *gitx.Repo, remote string, h Holder, now ti
 		return nil, err
 	}
 	ref := Ref(h.Worker)
-	if err := push(ctx, repo, remote, "--force-with-lease="+ref+":"+he.Commit, "+"+commit+":"+ref); err != nil {
+	if err := push(ctx, repo, remote, "--force-with-lease="+ref+":"+he.Commit, commit+":"+ref); err != nil {
 		if isRejected(err) {
 			return nil, held(ctx, repo, remote, h.Worker) // someone else broke or renewed it first
 		}
@@ -223,6 +228,52 @@ func (l *Lease) Release(ctx context.Context) error {
 	if err != nil && !isRejected(err) {
 		return fmt.Errorf("team lock %s on %s not released (it expires at %s): %w", ref, l.remote, l.Holder.Expires.UTC().Format(time.RFC3339), classify(l.remote, err))
 	}
+	return nil
+}
+
+// LostError is a Renew that found the lease no longer this one: it expired
+// and someone broke it, or it was released.
+type LostError struct {
+	Remote string
+	Worker string
+	// Holder is who holds it now, when someone does.
+	Holder *Holder
+}
+
+func (e *LostError) Error() string {
+	if e.Holder == nil {
+		return fmt.Sprintf("the team lock of %s on %s is no longer this deploy's: it was released", e.Worker, e.Remote)
+	}
+	return fmt.Sprintf("the team lock of %s on %s is no longer this deploy's: %s holds it", e.Worker, e.Remote, e.Holder)
+}
+
+// Renew extends the lease to ttl after now while it is still this one: one
+// atomic push whose expected value is this lease's commit. A lease someone
+// broke or released is a *LostError (and is left alone); an unreachable
+// remote an *UnreachableError, the lease unchanged.
+func (l *Lease) Renew(ctx context.Context, now time.Time, ttl time.Duration) error {
+	if l == nil || l.commit == "" {
+		return fmt.Errorf("team lock: renewing a lease that is not held")
+	}
+	h := l.Holder
+	h.Expires = now.Add(ttl).UTC()
+	commit, err := writeHolder(ctx, l.repo, h)
+	if err != nil {
+		return err
+	}
+	ref := Ref(h.Worker)
+	if err := push(ctx, l.repo, l.remote, "--force-with-lease="+ref+":"+l.commit, commit+":"+ref); err != nil {
+		if !isRejected(err) {
+			return classify(l.remote, err)
+		}
+		lost := &LostError{Remote: l.remote, Worker: h.Worker}
+		if cur, _, ok, rerr := Read(ctx, l.repo, l.remote, h.Worker); rerr == nil && ok {
+			lost.Holder = &cur
+		}
+		l.commit = "" // never release what is someone else's
+		return lost
+	}
+	l.commit, l.Holder = commit, h
 	return nil
 }
 

@@ -172,3 +172,99 @@ func TestUnreachable(t *testing.T) {
 		t.Fatal("a worker name with a slash was accepted")
 	}
 }
+
+// Many clones breaking one expired lease at once: exactly one takes it
+// over. (A forced refspec, "+", makes git push ignore the lease's expected
+// value, and every breaker would "win" in turn.)
+func TestBreakRace(t *testing.T) {
+	ctx := context.Background()
+	_, repos := clones(t, 4)
+	old := NewHolder("api", "ada@example.com", time.Now().Add(-2*time.Hour), time.Hour)
+	old.Host = "ci-runner-7"
+	if _, err := Acquire(ctx, repos[0], "origin", old); err != nil {
+		t.Fatal(err)
+	}
+	// Every breaker has read the expired lease before any of them pushes.
+	for _, r := range repos {
+		if _, _, ok, err := Read(ctx, r, "origin", "api"); err != nil || !ok {
+			t.Fatalf("read: %v %v", ok, err)
+		}
+	}
+	var wg sync.WaitGroup
+	leases := make([]*Lease, len(repos))
+	errs := make([]error, len(repos))
+	for i, r := range repos {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			leases[i], errs[i] = Break(ctx, r, "origin", NewHolder("api", "x@example.com", time.Now(), time.Hour), time.Now())
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		var he *HeldError
+		switch {
+		case err == nil && leases[i].Broken != nil && leases[i].Broken.ID == old.ID:
+			won++
+		case err == nil:
+			t.Errorf("clone %d holds a lease that broke %+v", i, leases[i].Broken)
+		case errors.As(err, &he):
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d clones broke the one expired lease: %v", won, errs)
+	}
+}
+
+func TestRenew(t *testing.T) {
+	ctx := context.Background()
+	_, repos := clones(t, 2)
+	start := time.Now().Add(-50 * time.Minute)
+	l, err := Acquire(ctx, repos[0], "origin", NewHolder("api", "ada@example.com", start, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Renewed at start+50m for another hour: no longer breakable at start+61m.
+	if err := l.Renew(ctx, time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	h, _, ok, err := Read(ctx, repos[1], "origin", "api")
+	if err != nil || !ok || h.ID != l.Holder.ID || !h.Expires.Equal(l.Holder.Expires) || !h.Started.Equal(l.Holder.Started) {
+		t.Fatalf("after renew: %+v %v %v (lease %+v)", h, ok, err, l.Holder)
+	}
+	if _, err := Break(ctx, repos[1], "origin", NewHolder("api", "bob@example.com", time.Now(), time.Hour), start.Add(61*time.Minute)); err == nil {
+		t.Fatal("a renewed lease was broken at its first expiry")
+	}
+	// Broken after its renewed expiry: the next renewal is lost, names the
+	// new holder, and neither renew nor release touches the new lease.
+	b, err := Break(ctx, repos[1], "origin", NewHolder("api", "bob@example.com", time.Now(), time.Hour), time.Now().Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = l.Renew(ctx, time.Now(), time.Hour)
+	var lost *LostError
+	if !errors.As(err, &lost) || lost.Holder == nil || lost.Holder.ID != b.Holder.ID || !strings.Contains(err.Error(), "bob@example.com") {
+		t.Fatalf("renew of a broken lease: %v", err)
+	}
+	if err := l.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, ok, err := Read(ctx, repos[0], "origin", "api"); err != nil || !ok || h.ID != b.Holder.ID {
+		t.Fatalf("the new holder's lease after the old one's renew and release: %+v %v %v", h, ok, err)
+	}
+	// Released: lost too, with no holder.
+	if err := b.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l2, err := Acquire(ctx, repos[0], "origin", NewHolder("api", "ada@example.com", time.Now(), time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gittest.Git(t, repos[1].Root, "push", "--quiet", "origin", ":"+Ref("api"))
+	if err := l2.Renew(ctx, time.Now(), time.Hour); !errors.As(err, &lost) || lost.Holder != nil {
+		t.Fatalf("renew of a deleted lease: %v", err)
+	}
+}
