@@ -104,8 +104,8 @@ type EmergencyChange struct {
 	// State is the record's state (open, overdue, documented) or
 	// RecordMissing.
 	State string `json:"state"`
-	// Due is when the record must be documented (the record's due time, or
-	// the commit time + 24 h when there is no record).
+	// Due is when the record must be documented: the commit time + 24 h,
+	// or the record's own due time when that is earlier.
 	Due time.Time `json:"due"`
 }
 
@@ -339,26 +339,40 @@ func directPushFinding(ch Change, branch string) report.Finding {
 }
 
 // emergencyState finds the record of an emergency commit and judges it at
-// now.
+// now with the rule guard changes and the pre-push hook apply
+// (records.Obligation): the 24 hours run from the commit, so a record's
+// own due time counts only when it is earlier (a record opened at the
+// incident, before the fix was committed); a due time edited later buys
+// nothing. A commit dated beyond now is overdue until documented.
 func emergencyState(recs []*records.Record, c ChangeCommit, now time.Time) (EmergencyChange, *report.Finding) {
-	rec := records.ForCommit(recs, c.Commit)
-	if rec == nil {
-		due := recordDue(c.Time)
-		ec := EmergencyChange{Commit: c.Commit, State: RecordMissing, Due: due}
-		sev := report.SeverityWarning
-		msg := fmt.Sprintf("emergency change without an emergency-change record; it must be documented by %s", due.Format(time.RFC3339))
-		if now.After(due) {
-			sev = report.SeverityError
-			msg = fmt.Sprintf("emergency change without an emergency-change record, due %s", due.Format(time.RFC3339))
-		}
-		return ec, &report.Finding{Rule: RuleEmergencyNoRecord, Severity: sev, Commit: gitx.ShortHash(c.Commit), Subject: c.Subject,
-			Message: msg, Fix: "push the record guard wrote for the commit (or write one in the emergency-changes folder) once it is filled in"}
+	ob := records.Obligation{Kind: records.KindCommit, Commit: c.Commit, Subject: c.Subject,
+		At: c.Time.UTC(), Due: recordDue(c.Time).UTC(), Dated: c.Time.UTC(), Record: records.ForCommit(recs, c.Commit)}
+	if ob.Record != nil && !ob.Record.Due.IsZero() && ob.Record.Due.Before(ob.Due) {
+		ob.Due = ob.Record.Due.UTC()
 	}
-	state := string(rec.State(now))
-	ec := EmergencyChange{Commit: c.Commit, Record: rec.Path, State: state, Due: rec.Due.UTC()}
-	if state == string(records.StateOverdue) {
-		return ec, &report.Finding{Rule: RuleEmergencyOverdue, Severity: report.SeverityError, File: rec.Path, Commit: gitx.ShortHash(c.Commit), Subject: c.Subject,
-			Message: fmt.Sprintf("emergency-change record still has %d TODO line(s) past its due time %s", len(rec.TODO), rec.Due.UTC().Format(time.RFC3339)),
+	state := ob.State(now)
+	ec := EmergencyChange{Commit: c.Commit, State: string(state), Due: ob.Due}
+	if ob.Record != nil {
+		ec.Record = ob.Record.Path
+	}
+	future := ""
+	if ob.FutureDated(now) {
+		future = fmt.Sprintf(" (it is dated %s, after this document: a deadline cannot run from a date in the future)", ob.Dated.Format(time.RFC3339))
+	}
+	switch {
+	case ob.Record == nil:
+		ec.State = RecordMissing
+		f := &report.Finding{Rule: RuleEmergencyNoRecord, Severity: report.SeverityWarning, Commit: gitx.ShortHash(c.Commit), Subject: c.Subject,
+			Message: fmt.Sprintf("emergency change without an emergency-change record; it must be documented by %s", ob.Due.Format(time.RFC3339)),
+			Fix:     "push the record guard wrote for the commit (or write one in the emergency-changes folder) once it is filled in"}
+		if state == records.StateOverdue {
+			f.Severity = report.SeverityError
+			f.Message = fmt.Sprintf("emergency change without an emergency-change record, due %s%s", ob.Due.Format(time.RFC3339), future)
+		}
+		return ec, f
+	case state == records.StateOverdue:
+		return ec, &report.Finding{Rule: RuleEmergencyOverdue, Severity: report.SeverityError, File: ob.Record.Path, Commit: gitx.ShortHash(c.Commit), Subject: c.Subject,
+			Message: fmt.Sprintf("emergency-change record still has %d TODO line(s) past its due time %s%s", len(ob.Record.TODO), ob.Due.Format(time.RFC3339), future),
 			Fix:     "replace every TODO in the record, commit it and push it"}
 	}
 	return ec, nil

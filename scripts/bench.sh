@@ -11,8 +11,19 @@ count="${COUNT:-5}"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 
+failed=""
 run() { # package, benchmark regexp, benchtime
-  go test -run '^$' -bench "$2" -benchtime "$3" -count "$count" "$1" | tee -a "$out" | grep -E '^(Benchmark|FAIL)' >&2 || true
+  local one
+  one="$(mktemp)"
+  if go test -run '^$' -bench "$2" -benchtime "$3" -count "$count" "$1" >"$one" 2>&1; then
+    grep -E '^Benchmark' "$one" >&2 || true
+  else
+    # A benchmark that fails must not leave a "nan" row that looks measured.
+    cat "$one" >&2
+    failed="$failed $1:$2"
+  fi
+  cat "$one" >>"$out"
+  rm -f "$one"
 }
 
 echo "bench.sh: $count runs of each benchmark; the table shows medians" >&2
@@ -65,3 +76,7 @@ row "  guard's own time around it, warm dep. cache" "$(metric BenchmarkPristineD
 row "guard rollback, command to wrangler's start" "$(metric BenchmarkRollbackToWrangler ms-to-wrangler/op)" "<= 300 ms"
 row "gradual deploy, wrangler's API call per step (stand-in)" "$(metric BenchmarkRolloutStep wrangler-stand-in-ms/step)" ""
 row "gradual deploy, guard's own time per step" "$(metric BenchmarkRolloutStep guard-ms/step)" "<= 200 ms"
+if [ -n "$failed" ]; then
+  echo "bench.sh: these benchmarks failed, their rows are not measurements:$failed" >&2
+  exit 1
+fi

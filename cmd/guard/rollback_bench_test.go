@@ -33,6 +33,11 @@ import (
 // Run: go test ./cmd/guard -run '^$' -bench RollbackToWrangler -benchtime 20x
 func BenchmarkRollbackToWrangler(b *testing.B) {
 	root := b.TempDir()
+	// Main's -C changes this process's directory into the fixture, which
+	// is removed once this run of the benchmark ends: the next run (the
+	// testing package calls the function again with a larger b.N) must
+	// not start inside a deleted folder.
+	b.Chdir(root)
 	// The stand-in wrangler: it notes when it started, then fails.
 	stamp := filepath.Join(root, "wrangler-started")
 	standIn := filepath.Join(root, "fake-wrangler")
