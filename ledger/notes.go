@@ -129,8 +129,11 @@ func readNote(ctx context.Context, repo *gitx.Repo, commit string) ([]byte, erro
 	return data, nil
 }
 
+// refExists reads a notes ref from the ref store (RefHash: no git process,
+// which costs more than the rest of a hook's record check); a notes ref
+// always names a commit.
 func refExists(ctx context.Context, repo *gitx.Repo, ref string) (string, bool, error) {
-	return repo.ResolveCommit(ctx, ref)
+	return repo.RefHash(ctx, ref)
 }
 
 // FetchNotes fetches the remote's NotesRef into NotesRemoteRef and merges
