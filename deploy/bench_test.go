@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/guardcm/guard/internal/gitx"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -154,6 +155,7 @@ func benchDeploy(b *testing.B, fetch bool) {
 	repo := openRepo(b, work)
 	var before, after, own, wr time.Duration
 	for b.Loop() {
+		gitx.ForgetFixedAnswers() // each deploy is a fresh command
 		var stderr bytes.Buffer
 		res, err := Run(context.Background(), Options{
 			Repo: repo, Config: cfg, NoFetch: !fetch,

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"github.com/guardcm/guard/internal/gitx"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -91,6 +92,7 @@ func BenchmarkPristineDeploy(b *testing.B) {
 	b.Run("guard-deploy", func(b *testing.B) {
 		var own, wr time.Duration
 		for b.Loop() {
+			gitx.ForgetFixedAnswers() // each deploy is a fresh command
 			res := deploy()
 			own += res.Timing.Own()
 			wr += res.Timing.Wrangler

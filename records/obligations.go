@@ -285,7 +285,7 @@ func adoptingCommit(ctx context.Context, repo *gitx.Repo, branch string) (string
 func firstDeployed(ctx context.Context, repo *gitx.Repo, commits []string, deploys []ledger.Record) (map[string]time.Time, error) {
 	first := map[string]time.Time{}
 	for _, r := range deploys {
-		if !isHash(r.Commit) || r.Time.IsZero() {
+		if !gitx.IsFullHash(r.Commit) || r.Time.IsZero() {
 			continue // records are data: never let one become a git option
 		}
 		if t, ok := first[r.Commit]; !ok || r.Time.Before(t) {
@@ -356,19 +356,6 @@ func firstDeployed(ctx context.Context, repo *gitx.Repo, commits []string, deplo
 		}
 	}
 	return res, nil
-}
-
-// isHash reports whether s is a full SHA-1 or SHA-256 object name.
-func isHash(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // notesAndLedger is the deploy records of this clone and the team's notes.

@@ -407,7 +407,7 @@ func AtRev(repo *gitx.Repo, rev string) Source { return atRev{repo, rev} }
 func (a atRev) Name() string { return "commit " + gitx.ShortHash(a.rev) }
 
 func (a atRev) Paths(ctx context.Context) ([]string, error) {
-	out, err := a.repo.Git(ctx, "ls-tree", "-r", "-z", "--name-only", "--full-tree", a.rev)
+	out, err := a.repo.GitFixed(ctx, []string{a.rev}, "ls-tree", "-r", "-z", "--name-only", "--full-tree", a.rev)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", a.Name(), err)
 	}

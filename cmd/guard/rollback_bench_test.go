@@ -14,6 +14,7 @@ import (
 	"github.com/guardcm/guard/internal/benchrepo"
 	"github.com/guardcm/guard/internal/cfemu"
 	"github.com/guardcm/guard/internal/gittest"
+	"github.com/guardcm/guard/internal/gitx"
 	"github.com/guardcm/guard/ledger"
 )
 
@@ -53,6 +54,7 @@ func BenchmarkRollbackToWrangler(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		_ = os.Remove(stamp)
+		gitx.ForgetFixedAnswers() // each run is a fresh command
 		var stdout, stderr bytes.Buffer
 		start := time.Now()
 		code := Main([]string{"-C", repo, "rollback", "--yes", "--reason", "bench"}, strings.NewReader(""), &stdout, &stderr)

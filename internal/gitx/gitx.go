@@ -119,7 +119,7 @@ func (r *Repo) GitLine(ctx context.Context, args ...string) (string, error) {
 // ResolveCommit returns the full hash of rev, or ok=false when it does not
 // name a commit.
 func (r *Repo) ResolveCommit(ctx context.Context, rev string) (hash string, ok bool, err error) {
-	out, err := r.Git(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
+	out, err := r.GitFixed(ctx, []string{rev}, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
 	if err != nil {
 		var ee *proc.ExitError
 		if errors.As(err, &ee) && ee.Code == 1 {
@@ -303,7 +303,7 @@ func (r *Repo) DiffTrees(ctx context.Context, from, to string, paths ...string) 
 	if len(paths) > 0 {
 		args = append(append(args, "--"), paths...)
 	}
-	out, err := r.Git(ctx, args...)
+	out, err := r.GitFixed(ctx, []string{from, to}, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -475,7 +475,7 @@ func (r *Repo) LsTree(ctx context.Context, rev, dir string, recursive bool) ([]s
 	}
 	dir = strings.TrimSuffix(dir, "/")
 	args = append(args, rev, "--", dir+"/")
-	out, err := r.Git(ctx, args...)
+	out, err := r.GitFixed(ctx, []string{rev}, args...)
 	if err != nil {
 		return nil, err
 	}
