@@ -36,3 +36,6 @@ go vet ./...
 # -timeout: cmd/guard runs every end-to-end script (the real wrangler each
 # time); go test's default 10 minutes is too close on a loaded machine.
 go test -p 2 -count=1 -timeout 25m "$@" ./...
+# The tests of code used from several goroutines at once, under the race
+# detector too: without it a missing lock passes unnoticed.
+go test -race -count=1 -timeout 10m -run 'Concurrent|Race' ./internal/gitx ./lease

@@ -18,6 +18,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/guardcm/guard/internal/proc"
 )
@@ -38,8 +39,12 @@ type Repo struct {
 	// hooks`: honours core.hooksPath and linked worktrees), absolute.
 	HooksDir string
 
+	// lazy guards the two helpers below, opened on first use: a command
+	// may ask from several goroutines at once (independent checks run in
+	// parallel, since each git process costs milliseconds).
+	lazy  sync.Mutex
 	blobs *batch
-	refs  *filesystem.Storage // go-git's view of the refs, opened on first use
+	refs  *filesystem.Storage // go-git's view of the refs
 }
 
 // Open finds the repository containing dir.
@@ -76,6 +81,8 @@ func Open(ctx context.Context, dir string) (*Repo, error) {
 
 // Close stops the background cat-file process, if one was started.
 func (r *Repo) Close() error {
+	r.lazy.Lock()
+	defer r.lazy.Unlock()
 	if r.blobs != nil {
 		err := r.blobs.close()
 		r.blobs = nil
@@ -438,18 +445,22 @@ func subject(msg []byte) string {
 // Blob reads the content of path at rev ("HEAD", a hash, or ":" for the
 // index). ok=false when the path does not exist there.
 func (r *Repo) Blob(ctx context.Context, rev, path string) (data []byte, ok bool, err error) {
+	r.lazy.Lock()
 	if r.blobs == nil {
 		b, err := startBatch(ctx, r.Root)
 		if err != nil {
+			r.lazy.Unlock()
 			return nil, false, err
 		}
 		r.blobs = b
 	}
+	blobs := r.blobs
+	r.lazy.Unlock()
 	spec := rev + ":" + path
 	if rev == ":" || rev == "" {
 		spec = ":" + path
 	}
-	return r.blobs.read(spec)
+	return blobs.read(spec)
 }
 
 // MergeBase returns the best common ancestor of a and b; ok=false when

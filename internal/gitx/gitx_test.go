@@ -29,7 +29,7 @@ func TestOpenNormalRepo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Open(%s): %v", dir, err)
 		}
-		want := Repo{Root: root, GitDir: filepath.Join(root, ".git"), CommonDir: filepath.Join(root, ".git"), HooksDir: filepath.Join(root, ".git", "hooks")}
+		want := repoPaths{Root: root, GitDir: filepath.Join(root, ".git"), CommonDir: filepath.Join(root, ".git"), HooksDir: filepath.Join(root, ".git", "hooks")}
 		if got := canonRepo(t, r); got != want {
 			t.Errorf("Open(%s) = %+v, want %+v", dir, got, want)
 		}
@@ -58,9 +58,12 @@ func canon(t *testing.T, p string) string {
 	}
 }
 
-func canonRepo(t *testing.T, r *Repo) Repo {
+// repoPaths are a Repo's paths, compared as one value.
+type repoPaths struct{ Root, GitDir, CommonDir, HooksDir string }
+
+func canonRepo(t *testing.T, r *Repo) repoPaths {
 	t.Helper()
-	return Repo{Root: canon(t, r.Root), GitDir: canon(t, r.GitDir), CommonDir: canon(t, r.CommonDir), HooksDir: canon(t, r.HooksDir)}
+	return repoPaths{Root: canon(t, r.Root), GitDir: canon(t, r.GitDir), CommonDir: canon(t, r.CommonDir), HooksDir: canon(t, r.HooksDir)}
 }
 
 // A relative dir (as a caller passing "." would) still yields absolute
@@ -79,7 +82,7 @@ func TestOpenRelativeDir(t *testing.T) {
 			t.Fatalf("Open(%q): %v", dir, err)
 		}
 		root := canon(t, tr.dir)
-		want := Repo{Root: root, GitDir: filepath.Join(root, ".git"), CommonDir: filepath.Join(root, ".git"), HooksDir: filepath.Join(root, ".git", "hooks")}
+		want := repoPaths{Root: root, GitDir: filepath.Join(root, ".git"), CommonDir: filepath.Join(root, ".git"), HooksDir: filepath.Join(root, ".git", "hooks")}
 		if got := canonRepo(t, r); got != want {
 			t.Errorf("Open(%q) = %+v, want %+v", dir, got, want)
 		}
@@ -101,7 +104,7 @@ func TestOpenLinkedWorktree(t *testing.T) {
 	main := canon(t, tr.dir)
 	// Refs, objects, config and hooks are shared: git runs the main
 	// repository's hooks folder for a linked worktree too.
-	want := Repo{Root: canon(t, wt), GitDir: filepath.Join(main, ".git", "worktrees", "wt"), CommonDir: filepath.Join(main, ".git"), HooksDir: filepath.Join(main, ".git", "hooks")}
+	want := repoPaths{Root: canon(t, wt), GitDir: filepath.Join(main, ".git", "worktrees", "wt"), CommonDir: filepath.Join(main, ".git"), HooksDir: filepath.Join(main, ".git", "hooks")}
 	if got := canonRepo(t, r); got != want {
 		t.Errorf("Open(worktree) = %+v, want %+v", got, want)
 	}

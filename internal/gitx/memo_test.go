@@ -2,9 +2,11 @@ package gitx_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/guardcm/guard/internal/gittest"
@@ -75,5 +77,38 @@ func TestFixedAnswersAreKept(t *testing.T) {
 	}
 	if n := runs(); n != 6 {
 		t.Fatalf("git ran %d times in all, want 6: a failed answer is asked again", n)
+	}
+}
+
+// A Repo is used from several goroutines at once (a deploy fetches the
+// branch and the deploy notes together): its helpers, opened on first
+// use, are opened once. Run with -race.
+func TestConcurrentFirstUse(t *testing.T) {
+	gittest.Isolate(t, gittest.Options{})
+	remote, _ := gittest.Remote(t, "init", "README.md", "hi\n")
+	repo := gittest.Open(t, gitx.Open, gittest.Clone(t, remote))
+	t.Cleanup(func() { _ = repo.Close() })
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for range 8 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if _, ok, err := repo.RefHash(ctx, "refs/remotes/origin/main"); err != nil || !ok {
+				errs <- fmt.Errorf("ref: %v %v", ok, err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if data, ok, err := repo.Blob(ctx, "HEAD", "README.md"); err != nil || !ok || string(data) != "hi\n" {
+				errs <- fmt.Errorf("blob: %q %v %v", data, ok, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

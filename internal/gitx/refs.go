@@ -31,10 +31,14 @@ func (r *Repo) RefHash(ctx context.Context, name string) (hash string, ok bool, 
 		// go-git reads only the files backend; ask git.
 		return r.ResolveCommit(ctx, name)
 	}
+	r.lazy.Lock()
 	if r.refs == nil {
 		r.refs = filesystem.NewStorage(osfs.New(r.CommonDir), cache.NewObjectLRU(0))
 	}
+	// go-git's storage is not documented as safe for concurrent use; a
+	// lookup takes microseconds, so lookups take turns.
 	ref, err := storer.ResolveReference(r.refs, plumbing.ReferenceName(name))
+	r.lazy.Unlock()
 	if errors.Is(err, plumbing.ErrReferenceNotFound) {
 		return "", false, nil
 	}
