@@ -70,6 +70,9 @@ type Change struct {
 	Reviews []Review `json:"reviews"`
 	// Emergency lists each emergency commit with its record's state.
 	Emergency []EmergencyChange `json:"emergency"`
+	// OutOfOrder says why Time was not believed when choosing the period
+	// (RuleDateOutOfOrder); "" when it was.
+	OutOfOrder string `json:"out_of_order,omitempty"`
 }
 
 // ChangeCommit is one commit a change brought.
@@ -122,6 +125,9 @@ type MergeOptions struct {
 	FetchTimeout time.Duration
 	// Records reads the emergency-change records; nil means ReadRecords.
 	Records RecordReader
+	// Now is the clock a commit dated in the future is judged by; nil is
+	// time.Now.
+	Now func() time.Time
 }
 
 var (
@@ -168,6 +174,28 @@ func MergeActivity(ctx context.Context, o MergeOptions) (*Document, error) {
 	if err := repo.RequireSince(ctx, cfg.RemoteBranchRef(), o.Period.From); err != nil {
 		return nil, err
 	}
+	// The commits are chosen by where they sit on the branch, not by the
+	// dates they claim (landing.go): the branch as it stands now is read.
+	now := time.Now()
+	if o.Now != nil {
+		now = o.Now()
+	}
+	if now.Before(doc.AsOf) {
+		now = doc.AsOf
+	}
+	var lands []landing
+	if head, ok, err := repo.RefHash(ctx, cfg.RemoteBranchRef()); err != nil {
+		return nil, err
+	} else if ok {
+		if lands, err = firstParentLandings(ctx, repo, head, now); err != nil {
+			return nil, err
+		}
+	}
+	tip = lastAtOrBefore(lands, doc.AsOf)
+	branchSrc.Revision = tip
+	if tip == "" && branchSrc.Note == "" {
+		branchSrc.Note = "no commit at or before " + doc.AsOf.Format(time.RFC3339)
+	}
 	doc.Sources = append(doc.Sources, branchSrc)
 	if tip == "" {
 		doc.Items = []Change{}
@@ -179,10 +207,18 @@ func MergeActivity(ctx context.Context, o MergeOptions) (*Document, error) {
 		return nil, err
 	}
 
-	commits, err := repo.Log(ctx, "--first-parent",
-		"--since="+o.Period.From.UTC().Format(time.RFC3339), "--until="+o.Period.To.UTC().Format(time.RFC3339), tip)
-	if err != nil {
-		return nil, err
+	period := inPeriod(lands, o.Period)
+	landed := map[string]landing{}
+	hashes := make([]string, 0, len(period))
+	for i := len(period) - 1; i >= 0; i-- { // newest first: Log reverses
+		landed[period[i].hash] = period[i]
+		hashes = append(hashes, period[i].hash)
+	}
+	var commits []gitx.Commit
+	if len(hashes) > 0 {
+		if commits, err = repo.Log(ctx, append([]string{"--no-walk=unsorted"}, hashes...)...); err != nil {
+			return nil, err
+		}
 	}
 	commentChar, _, err := repo.ConfigValue(ctx, "core.commentChar")
 	if err != nil {
@@ -196,12 +232,22 @@ func MergeActivity(ctx context.Context, o MergeOptions) (*Document, error) {
 		if err != nil {
 			return nil, fmt.Errorf("commit %s: %w", c.Short(), err)
 		}
-		if !o.Period.Contains(t) {
+		l, ok := landed[c.Hash]
+		if !ok {
 			continue
 		}
 		ch, fs, err := describeChange(ctx, repo, cfg, c, t, commentChar)
 		if err != nil {
 			return nil, err
+		}
+		if l.disorder != "" {
+			ch.OutOfOrder = l.disorder
+			doc.Findings = append(doc.Findings, report.Finding{
+				Rule: RuleDateOutOfOrder, Severity: report.SeverityWarning, Commit: c.Short(), Subject: c.Subject,
+				Message: fmt.Sprintf("first-parent commit %s: its committer date is not believed (%s); it is listed in the period it cannot have landed after (%s)",
+					c.Short(), l.disorder, l.at.Format(time.RFC3339)),
+				Fix: "a wrong clock or a forged date: find who pushed it in the hosting service's audit log",
+			})
 		}
 		doc.Findings = append(doc.Findings, fs...)
 		for _, cc := range ch.Commits {

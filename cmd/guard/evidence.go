@@ -170,9 +170,13 @@ func (c *EvidenceMergeActivityCmd) Run(env *Env) error {
 	if err != nil {
 		return err
 	}
+	clock, err := guardClock()
+	if err != nil {
+		return err
+	}
 	doc, err := evidence.MergeActivity(env.Ctx, evidence.MergeOptions{
 		Repo: repo, Config: cfg, Period: period, Generator: generator(),
-		Fetch: !c.NoFetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration,
+		Fetch: !c.NoFetch, FetchTimeout: cfg.Deploy.FetchTimeout.Duration, Now: clock,
 	})
 	if err != nil {
 		return fail.OrExternal(err)
