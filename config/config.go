@@ -88,9 +88,11 @@ type Migrations struct {
 	// "migrations" beside its configuration); "" means none. A folder set
 	// here must exist.
 	Dir string `toml:"dir" json:"dir"`
-	// Digits of the NNNN prefix; wrangler writes 4.
-	Digits   int               `toml:"digits" json:"digits"`
-	Severity map[string]string `toml:"severity" json:"severity,omitempty"`
+	// Digits of the NNNN prefix when set (1-12, for every folder); 0, the
+	// default (or written), is 4 (what wrangler writes) or the count a folder's files
+	// all share (001_init.sql).
+	Digits int `toml:"digits,omitempty" json:"digits,omitempty"`
+	Severity  map[string]string `toml:"severity" json:"severity,omitempty"`
 	// Baseline lists SQL files (relative to the root) that production's
 	// schema came from outside the folder (e.g. applied with d1 execute);
 	// the replay applies them before the first migration of every folder.
@@ -284,7 +286,7 @@ func Defaults() *Config {
 			EmergencySkipsCommands: &t,
 			OverdueRecords:         "refuse",
 		},
-		Migrations: Migrations{Digits: 4},
+		Migrations: Migrations{},
 		Deploy: Deploy{
 			Verify:       []string{},
 			FetchTimeout: Duration{30 * time.Second},
@@ -535,8 +537,8 @@ func (c *Config) validate(name string, data []byte) error {
 	default:
 		return bad("pre_push.overdue_records", fmt.Sprintf("must be \"refuse\" or \"warn\", not %q", c.PrePush.OverdueRecords))
 	}
-	if c.Migrations.Digits < 1 || c.Migrations.Digits > 12 {
-		return bad("migrations.digits", fmt.Sprintf("must be between 1 and 12, not %d", c.Migrations.Digits))
+	if c.Migrations.Digits < 0 || c.Migrations.Digits > 12 {
+		return bad("migrations.digits", fmt.Sprintf("must be between 1 and 12 (0: as each folder numbers its files), not %d", c.Migrations.Digits))
 	}
 	keys := make([]string, 0, len(c.Migrations.Severity))
 	for k := range c.Migrations.Severity {

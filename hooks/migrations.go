@@ -320,7 +320,7 @@ func countMigrations(dir string, head, base []migrations.File) (total, fresh int
 }
 
 func migrationOptions(cfg *config.Config) (migrations.Options, error) {
-	opts := migrations.Options{Digits: cfg.Migrations.Digits, Severity: map[string]report.Severity{}}
+	opts := migrations.Options{Digits: cfg.Migrations.Digits, InferDigits: cfg.Migrations.Digits == 0, Severity: map[string]report.Severity{}}
 	for rule, s := range cfg.Migrations.Severity {
 		sev, err := report.ParseSeverity(s)
 		if err != nil {

@@ -30,6 +30,11 @@ func Check(ctx context.Context, in Input, opts Options) ([]report.Finding, error
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
+	if opts.InferDigits {
+		if d := folderDigits(in); d > 0 {
+			opts.Digits = d
+		}
+	}
 	files := collect(in, opts.digits())
 	fs := fileRules(in, files, &opts)
 

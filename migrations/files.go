@@ -60,6 +60,42 @@ func inDir(dir, p string) bool {
 	return path.Dir(p) == path.Clean(dir)
 }
 
+// folderDigits is the digit count every numbered .sql file of the folder
+// shares: the base's files when there are any (what is applied decides),
+// else the head's. 0 when they disagree or none is numbered.
+func folderDigits(in Input) int {
+	files := in.Base
+	if !in.HasBase || countNumbered(in.Dir, files) == 0 {
+		files = in.Head
+	}
+	common := 0
+	for _, f := range files {
+		if !isSQL(f.Path) || !inDir(in.Dir, f.Path) {
+			continue
+		}
+		n, d, _ := parseName(path.Base(f.Path))
+		switch {
+		case n < 0:
+			continue
+		case common == 0:
+			common = d
+		case d != common:
+			return 0
+		}
+	}
+	return common
+}
+
+func countNumbered(dir string, files []File) int {
+	n := 0
+	for _, f := range files {
+		if num, _, _ := parseName(path.Base(f.Path)); num >= 0 && isSQL(f.Path) && inDir(dir, f.Path) {
+			n++
+		}
+	}
+	return n
+}
+
 // collect builds the head file list in the order wrangler applies it:
 // by numeric prefix, then by name; files without a number come last.
 func collect(in Input, digits int) []*migFile {

@@ -53,6 +53,8 @@ func parseCase(t testing.TB, src string) caseSpec {
 		case line == "" || strings.HasPrefix(line, "#"):
 		case line == "nobase":
 			cs.in.HasBase = false
+		case line == "infer-digits":
+			cs.opts.InferDigits = true
 		case strings.HasPrefix(line, "digits:"):
 			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(line, "digits:")))
 			if err != nil {

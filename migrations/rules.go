@@ -99,8 +99,14 @@ func ruleInfo(id string) (RuleInfo, bool) {
 
 // Options tune a check. The zero value checks with the defaults.
 type Options struct {
-	Digits   int                        // digits of the NNNN prefix; 0 means 4
-	Severity map[string]report.Severity // per-rule override; "off" disables a rule
+	Digits int // digits of the NNNN prefix; 0 means 4
+	// InferDigits makes Digits a default: a folder whose numbered files
+	// all have one other digit count (the base's files, already applied;
+	// the head's in a new folder) is held to that count. A team that
+	// numbers 001_init.sql is consistent, not wrong; it is a new file
+	// that breaks the folder's own pattern that gets the naming finding.
+	InferDigits bool
+	Severity    map[string]report.Severity // per-rule override; "off" disables a rule
 	// FileTimeout bounds the replay of one migration file (a migration with
 	// an endless recursive query must not hang a push); 0 means 10s.
 	FileTimeout time.Duration

@@ -50,6 +50,45 @@ CREATE TABLE a(x);
 -- new/002_b.sql --
 CREATE TABLE b(x);
 `},
+	{"naming/inferred-from-the-applied-files", `
+infer-digits
+-- want --
+-- 001_a.sql --
+CREATE TABLE a(x);
+-- 002_b.sql --
+CREATE TABLE b(x);
+-- new/003_c.sql --
+CREATE TABLE c(x);
+`},
+	{"naming/inferred-a-new-file-breaks-the-pattern", `
+infer-digits
+-- want --
+naming error 0002_b.sql:0 ~ 4-digit number, want 3 digits
+-- 001_a.sql --
+CREATE TABLE a(x);
+-- new/0002_b.sql --
+CREATE TABLE b(x);
+`},
+	{"naming/inferred-mixed-folder-keeps-4", `
+infer-digits
+-- want --
+naming error 03_c.sql:0 ~ 2-digit number, want 4 digits
+-- 001_a.sql --
+CREATE TABLE a(x);
+-- 0002_b.sql --
+CREATE TABLE b(x);
+-- new/03_c.sql --
+CREATE TABLE c(x);
+`},
+	{"naming/inferred-new-folder", `
+infer-digits
+nobase
+-- want --
+-- new/01_a.sql --
+CREATE TABLE a(x);
+-- new/02_b.sql --
+CREATE TABLE b(x);
+`},
 	{"naming/non-sql-ignored", `
 -- want --
 -- 0001_a.sql --
