@@ -272,7 +272,10 @@ func syntheticValue(typ string, k int, zero bool) any {
 		if zero {
 			return ""
 		}
-		return fmt.Sprintf("guard-synthetic-%d", k)
+		// A JSON object, distinct per row: text columns often hold JSON,
+		// and json_extract over a value that is not JSON fails ("malformed
+		// JSON") where production's values would not.
+		return fmt.Sprintf(`{"guard":%d}`, k)
 	case strings.Contains(t, "BLOB"):
 		if zero {
 			return []byte{}
