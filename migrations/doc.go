@@ -171,8 +171,11 @@
 // At the end of the file, a table that existed when the file started and is
 // gone is a rebuild when its rows went (directly or through a temporary
 // copy) into a table that now has its name: then each column the new table
-// lacks is a drop-column on the line of the DROP TABLE, and a rebuild that
-// keeps every column is no finding. Otherwise it is a drop-table, also when
+// lacks is a drop-column on the line of the DROP TABLE — unless the copy
+// put its values into a column of a new name (every synthetic value differs
+// by column, so exactly one new column holding all of them is a copy): that
+// is a rename-column on the new table's line — and a rebuild that keeps
+// every column is no finding. Otherwise it is a drop-table, also when
 // a table of the same name is re-created without copying rows (the data is
 // gone). Tables created and dropped within one file are never findings.
 //

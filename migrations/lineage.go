@@ -455,6 +455,11 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 				add(RuleRenameColumn, inPlace.created,
 					fmt.Sprintf("column %s.%s becomes %s in the rebuilt table (line %d); result rows change their keys, so the running worker breaks", o.name, c.start.name, fold.name, inPlace.created),
 					"keep the column's exact spelling in the new table")
+			case exact == nil && fw != nil && fw.copiedAs(l.dropped, c.name, o, endT) != "":
+				to := fw.copiedAs(l.dropped, c.name, o, endT)
+				add(RuleRenameColumn, inPlace.created,
+					fmt.Sprintf("column %s.%s is renamed to %s by the rebuild (new table on line %d; its values are copied there); the running worker (and any rollback target) still uses %s", o.name, c.start.name, to, inPlace.created, c.start.name),
+					"add the new column and copy the data; drop the old one only after no deployed version uses it")
 			case exact == nil:
 				dropCol(o.name, c.start.name, l.dropped,
 					fmt.Sprintf("column %s.%s is lost: the table is rebuilt (new table on line %d, old one dropped here) without it", o.name, c.start.name, inPlace.created),

@@ -195,7 +195,7 @@ func (r *replayer) syntheticInsert(ctx context.Context, o *object, s *snapshot, 
 	}
 	var cols, marks []string
 	var args []any
-	for _, c := range o.table.cols {
+	for i, c := range o.table.cols {
 		if c.hidden != 0 {
 			continue
 		}
@@ -207,7 +207,7 @@ func (r *replayer) syntheticInsert(ctx context.Context, o *object, s *snapshot, 
 		case strategy == 2 && !c.notnull && c.pk == 0:
 			v = nil
 		default:
-			v = syntheticValue(c.typ, k, strategy == 2)
+			v = syntheticValue(c.typ, i, k, strategy == 2)
 		}
 		cols = append(cols, quoteIdent(c.name))
 		marks = append(marks, "?")
@@ -258,16 +258,19 @@ func (r *replayer) parentValue(ctx context.Context, fk fkInfo, s *snapshot, k in
 	return v, true, nil
 }
 
-// syntheticValue is row k's value for a column of declared type typ,
-// following SQLite's affinity rules (so that STRICT tables accept it).
-func syntheticValue(typ string, k int, zero bool) any {
+// syntheticValue is row k's value for column number col of declared type
+// typ, following SQLite's affinity rules (so that STRICT tables accept
+// it). Values differ between columns too, so where a value went tells
+// which column it came from (copiedAs).
+func syntheticValue(typ string, col, k int, zero bool) any {
 	t := strings.ToUpper(typ)
+	n := col*1000 + k
 	switch {
 	case strings.Contains(t, "INT"):
 		if zero {
 			return int64(0)
 		}
-		return int64(1_000_000_000 + k)
+		return int64(1_000_000_000 + n)
 	case strings.Contains(t, "CHAR"), strings.Contains(t, "CLOB"), strings.Contains(t, "TEXT"):
 		if zero {
 			return ""
@@ -275,24 +278,24 @@ func syntheticValue(typ string, k int, zero bool) any {
 		// A JSON object, distinct per row: text columns often hold JSON,
 		// and json_extract over a value that is not JSON fails ("malformed
 		// JSON") where production's values would not.
-		return fmt.Sprintf(`{"guard":%d}`, k)
+		return fmt.Sprintf(`{"guard":%d}`, n)
 	case strings.Contains(t, "BLOB"):
 		if zero {
 			return []byte{}
 		}
-		return []byte{byte(k)}
+		return []byte{byte(col), byte(col >> 8), byte(k)}
 	case strings.Contains(t, "REAL"), strings.Contains(t, "FLOA"), strings.Contains(t, "DOUB"):
 		if zero {
 			return 0.0
 		}
-		return float64(k) + 0.5
+		return float64(n) + 0.5
 	case t == "ANY":
-		return int64(k)
+		return int64(n)
 	}
 	if zero {
 		return int64(0)
 	}
-	return int64(1_000_000_000 + k)
+	return int64(1_000_000_000 + n)
 }
 
 // fkViolation is one row of pragma foreign_key_check.
@@ -401,6 +404,10 @@ type fileWatch struct {
 	held     []heldRef
 	cascades []cascadeRec
 	r        *replayer
+	// dropped keeps, per line of a DROP TABLE, the values each column
+	// (lower name) held just before it ran: a rebuild that copied a
+	// column under a new name is told from one that lost it (copiedAs).
+	dropped map[int]map[string][]string
 }
 
 // cascadeRec ties a cascade-delete note to the tables that lost rows.
@@ -479,6 +486,13 @@ func (fw *fileWatch) before(ctx context.Context, r *replayer, st Statement) (*pr
 	}
 	if r.rows == nil || len(deletes) == 0 {
 		return nil, nil
+	}
+	if w := leadingWords(st.Text, 2); len(deletes) == 1 && len(w) == 2 && w[0] == "DROP" && w[1] == "TABLE" {
+		for name := range deletes {
+			if err := fw.keepValues(ctx, r, st.Line, name); err != nil {
+				return nil, err
+			}
+		}
 	}
 	s, err := r.snapshot(ctx)
 	if err != nil {
@@ -669,6 +683,97 @@ func (fw *fileWatch) after(ctx context.Context, r *replayer, st Statement, pre *
 			strings.Join(from, ", "), strings.Join(lost, ", "), d1.DocForeignKeys),
 		"rebuild without dropping a referenced parent: copy the child rows out and back, or rebuild the children in the same file so they reference the new table")
 	return nil
+}
+
+// keepValues records the values of every column of table before the DROP
+// TABLE on line drops it.
+func (fw *fileWatch) keepValues(ctx context.Context, r *replayer, line int, table string) error {
+	vals, err := r.columnValues(ctx, table, "")
+	if err != nil || len(vals) == 0 {
+		return err
+	}
+	if fw.dropped == nil {
+		fw.dropped = map[int]map[string][]string{}
+	}
+	fw.dropped[line] = vals
+	return nil
+}
+
+// columnValues reads the non-NULL values of table's columns (all, or only
+// col), by lower column name, as text: a copy through CAST still matches.
+func (r *replayer) columnValues(ctx context.Context, table, col string) (map[string][]string, error) {
+	what := "*"
+	if col != "" {
+		what = quoteIdent(col)
+	}
+	rows, err := r.conn.QueryContext(ctx, "SELECT "+what+" FROM main."+quoteIdent(table))
+	if err != nil {
+		return nil, nil // a table that cannot be read (virtual, say) tells nothing
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	cells := make([]any, len(names))
+	ptrs := make([]any, len(names))
+	for i := range cells {
+		ptrs[i] = &cells[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		for i, v := range cells {
+			if v == nil {
+				continue
+			}
+			if b, ok := v.([]byte); ok {
+				v = string(b)
+			}
+			k := lowerASCII(names[i])
+			out[k] = append(out[k], fmt.Sprint(v))
+		}
+	}
+	return out, rows.Err()
+}
+
+// copiedAs names the column of the rebuilt table rebuilt that holds every
+// value column col of the table dropped on line dropLine held, when
+// exactly one column does and its name is not one the original table
+// origin had: the rebuild renamed col rather than lost it. "" otherwise.
+// The synthetic rows differ in every column, so a match means a copy.
+func (fw *fileWatch) copiedAs(dropLine int, col string, origin, rebuilt *object) string {
+	vals := fw.dropped[dropLine][lowerASCII(col)]
+	if len(vals) == 0 || rebuilt.table == nil {
+		return ""
+	}
+	found := ""
+	for _, c := range rebuilt.table.cols {
+		if exact, fold := findCol(origin, c.name); exact != nil || fold != nil || c.hidden != 0 {
+			continue
+		}
+		got, err := fw.r.columnValues(context.Background(), rebuilt.name, c.name)
+		if err != nil {
+			return ""
+		}
+		have := map[string]bool{}
+		for _, v := range got[lowerASCII(c.name)] {
+			have[v] = true
+		}
+		all := true
+		for _, v := range vals {
+			all = all && have[v]
+		}
+		if all {
+			if found != "" {
+				return "" // two candidates: cannot tell
+			}
+			found = c.name
+		}
+	}
+	return found
 }
 
 // curTable finds a main table by lower name in the current schema.

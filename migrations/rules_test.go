@@ -360,6 +360,19 @@ DROP TABLE posts;
 ALTER TABLE new_posts RENAME TO posts;
 PRAGMA foreign_keys = on;
 `},
+	{"drop-column/rebuild-copying-a-column-under-a-new-name-is-a-rename", `
+-- want --
+rename-column error 0002_rebuild.sql:1 ~ column cards.last4 is renamed to last_four by the rebuild
+rename-column error 0002_rebuild.sql:1 ~ column cards.n is renamed to count by the rebuild
+drop-column error 0002_rebuild.sql:3 ~ column cards.legacy is lost
+-- 0001_a.sql --
+CREATE TABLE cards (id TEXT PRIMARY KEY, last4 TEXT, kind TEXT NOT NULL, legacy TEXT, n INTEGER);
+-- new/0002_rebuild.sql --
+CREATE TABLE cards_new (id TEXT PRIMARY KEY, last_four TEXT, kind TEXT NOT NULL, count INTEGER);
+INSERT INTO cards_new (id, last_four, kind, count) SELECT id, last4, kind, n FROM cards;
+DROP TABLE cards;
+ALTER TABLE cards_new RENAME TO cards;
+`},
 	{"drop-column/rebuild-keeping-all-columns-is-fine", `
 -- want --
 -- 0001_a.sql --
