@@ -40,6 +40,11 @@ func CheckMigrationDirs(ctx context.Context, repo *gitx.Repo, cfg *config.Config
 	return fs, err
 }
 
+// RuleMigrationsPattern marks a migrations folder whose database sets
+// wrangler's migrations_pattern: its migrations in subfolders go
+// unchecked.
+const RuleMigrationsPattern = "migrations-pattern"
+
 // MigrationScope is what CheckMigrations looks at.
 type MigrationScope struct {
 	// Base and Head are revisions; Head WorkTree is the files on disk,
@@ -161,6 +166,16 @@ func CheckMigrations(ctx context.Context, repo *gitx.Repo, cfg *config.Config, s
 	var baseList *workers.List // loaded on demand, to pair moved folders
 	var out []report.Finding
 	for _, f := range folders {
+		if len(f.Patterns) > 0 {
+			// wrangler applies the files the pattern matches in subfolders
+			// (migrations/<name>/migration.sql); guard reads only the .sql
+			// files directly in the folder. Said on every check, so that
+			// "ok" never stands for migrations nobody looked at.
+			out = append(out, report.Finding{Rule: RuleMigrationsPattern, Severity: report.SeverityWarning, File: f.Dir,
+				Message: fmt.Sprintf("migrations_pattern %s (used by %s): wrangler applies the migrations it matches in subfolders of %s, and guard does not check those; only .sql files directly in the folder are checked",
+					strings.Join(f.Patterns, ", "), strings.Join(f.Users, ", "), f.Dir),
+				Fix: "review those migrations by hand (guard checks only a flat migrations folder)"})
+		}
 		fc := FolderCoverage{Dir: f.Dir, Users: f.Users, Exists: f.Exists}
 		if !f.Exists && sc.Base == "" {
 			cov.Folders = append(cov.Folders, fc)

@@ -34,6 +34,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -73,6 +74,9 @@ type D1 struct {
 	Database string `json:"database"`
 	// MigrationsDir is relative to the repository root.
 	MigrationsDir string `json:"migrations_dir"`
+	// MigrationsPattern is the configuration's migrations_pattern as
+	// written (relative to the configuration), "" when unset.
+	MigrationsPattern string `json:"migrations_pattern,omitempty"`
 }
 
 // Folder is one D1 migrations folder and who uses it.
@@ -86,6 +90,10 @@ type Folder struct {
 	Required bool `json:"required,omitempty"`
 	// Keys identify the databases that use it across revisions (see Key).
 	Keys []string `json:"-"`
+	// Patterns are the migrations_pattern values of the databases that use
+	// it: wrangler then applies files in its subfolders, which guard does
+	// not check (CheckMigrations says so instead of "ok").
+	Patterns []string `json:"migrations_pattern,omitempty"`
 }
 
 // ConfigUser is how guard.toml's own migrations folder appears in Users.
@@ -204,7 +212,7 @@ func newWorker(p string, wc *wranglercfg.Config, configured bool) Worker {
 			if name == "" {
 				name = db.Binding
 			}
-			w.D1 = append(w.D1, D1{Env: env, Binding: db.Binding, Database: name, MigrationsDir: Resolve(dir, db.MigrationsDir)})
+			w.D1 = append(w.D1, D1{Env: env, Binding: db.Binding, Database: name, MigrationsDir: Resolve(dir, db.MigrationsDir), MigrationsPattern: db.MigrationsPattern})
 		}
 	}
 	return w
@@ -260,6 +268,12 @@ func (l *List) folders(ctx context.Context, src Source, cfg *config.Config) erro
 				user += " env." + d.Env
 			}
 			add(d.MigrationsDir, user, Key(top, d), false)
+			if d.MigrationsPattern != "" {
+				f := &l.Folders[idx[d.MigrationsDir]]
+				if !slices.Contains(f.Patterns, d.MigrationsPattern) {
+					f.Patterns = append(f.Patterns, d.MigrationsPattern)
+				}
+			}
 		}
 	}
 	if cfg.Migrations.Dir != "" {

@@ -205,6 +205,10 @@ type D1Database struct {
 	PreviewDatabaseID string
 	MigrationsDir     string // defaults to "migrations" (relative to the configuration file)
 	MigrationsTable   string // defaults to "d1_migrations"
+	// MigrationsPattern is a glob (relative to the configuration) of
+	// migration files in subfolders of MigrationsDir, a layout newer
+	// wranglers apply ("migrations/*/migration.sql"); "" when unset.
+	MigrationsPattern string
 }
 
 // D1Databases lists the D1 databases bound in env. d1_databases is not
@@ -506,6 +510,7 @@ func (d *doc) d1(sec map[string]any, p []any) ([]D1Database, error) {
 			"preview_database_id": &db.PreviewDatabaseID,
 			"migrations_dir":      &db.MigrationsDir,
 			"migrations_table":    &db.MigrationsTable,
+			"migrations_pattern":  &db.MigrationsPattern,
 		} {
 			if _, ok := m[key]; !ok {
 				continue
