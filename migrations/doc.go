@@ -198,6 +198,9 @@
 //     before the file, unless a unique column set the table already had is
 //     contained in it (widening is safe) or it includes a column added in
 //     this file without a default (all NULL, and NULLs never collide).
+//   - unique-not-created: CREATE UNIQUE INDEX IF NOT EXISTS that leaves the
+//     schema as it was because a non-unique index of that name exists:
+//     the migration applies, the uniqueness it was written for does not.
 //   - The tables hold rows, so an ALTER TABLE that SQLite refuses only on a
 //     table with rows (a non-constant default such as CURRENT_TIMESTAMP, a
 //     STORED generated column, a foreign key with a non-NULL default) fails

@@ -644,6 +644,17 @@ func (fw *fileWatch) after(ctx context.Context, r *replayer, st Statement, pre *
 			"")
 		fw.notes[len(fw.notes)-1].Severity = report.SeverityNotice
 	}
+	if name, ok := uniqueIndexIfNotExists(st.Text); ok && !changed {
+		if cur, err := r.snapshot(ctx); err == nil {
+			if ix := cur.get(objKey("main", "index", lowerASCII(name))); ix != nil && ix.sql.Valid {
+				if w := leadingWords(ix.sql.String, 2); len(w) == 2 && w[1] != "UNIQUE" {
+					fw.add(RuleUniqueNotCreated, st.Line,
+						fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s does nothing: an index %s already exists and is not unique (%s), so the uniqueness this migration means to add never exists", name, ix.name, ix.sql.String),
+						fmt.Sprintf("DROP INDEX %s first, then create the unique index (it fails if the rows hold duplicates)", name))
+				}
+			}
+		}
+	}
 	if pre == nil {
 		return nil
 	}
@@ -683,6 +694,28 @@ func (fw *fileWatch) after(ctx context.Context, r *replayer, st Statement, pre *
 			strings.Join(from, ", "), strings.Join(lost, ", "), d1.DocForeignKeys),
 		"rebuild without dropping a referenced parent: copy the child rows out and back, or rebuild the children in the same file so they reference the new table")
 	return nil
+}
+
+// uniqueIndexIfNotExists names the index of a CREATE UNIQUE INDEX IF NOT
+// EXISTS statement.
+func uniqueIndexIfNotExists(stmt string) (string, bool) {
+	w := leadingWords(stmt, 6)
+	if len(w) < 6 || w[0] != "CREATE" || w[1] != "UNIQUE" || w[2] != "INDEX" || w[3] != "IF" || w[4] != "NOT" || w[5] != "EXISTS" {
+		return "", false
+	}
+	toks := significantTokens(stmt, 9)
+	at := 6
+	if len(toks) >= 9 && stmt[toks[7].Start:toks[7].End] == "." {
+		at = 8
+	}
+	if len(toks) <= at {
+		return "", false
+	}
+	name := stmt[toks[at].Start:toks[at].End]
+	if toks[at].Kind == sqlsplit.Quoted && len(name) >= 2 {
+		name = name[1 : len(name)-1]
+	}
+	return name, true
 }
 
 // keepValues records the values of every column of table before the DROP

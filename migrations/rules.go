@@ -41,6 +41,9 @@ const (
 	RuleD1Unsupported  = "d1-unsupported"
 	RuleResourceLimit  = "resource-limit"
 	RuleRowsSkipped    = "rows-skipped"
+	// RuleUniqueNotCreated: CREATE UNIQUE INDEX IF NOT EXISTS meets a
+	// non-unique index of that name and does nothing.
+	RuleUniqueNotCreated = "unique-not-created"
 	// RuleBadAllow reports a "-- guard:allow" comment that cannot take
 	// effect (no rule, unknown rule, or no reason), so a suppression the
 	// author meant never silently fails.
@@ -81,6 +84,7 @@ var rules = []RuleInfo{
 	{RulePragmaNoEffect, report.SeverityWarning, "PRAGMA foreign_keys in a migration: D1 ignores it (foreign keys are always on)"},
 	{RuleD1Unsupported, report.SeverityError, "a statement D1 refuses although SQLite runs it (temporary objects, PRAGMAs outside D1's list, ATTACH, VACUUM)"},
 	{RuleResourceLimit, report.SeverityError, "a migration exceeds the replay's time or memory limit"},
+	{RuleUniqueNotCreated, report.SeverityWarning, "CREATE UNIQUE INDEX IF NOT EXISTS finds a non-unique index of that name, so nothing is created and the uniqueness never exists"},
 	{RuleRowsSkipped, report.SeverityNotice, "a table the migration uses could not be given synthetic rows, so row-level checks do not cover it"},
 	{RuleBadAllow, report.SeverityError, "a guard:allow comment without a known rule or without a reason"},
 }

@@ -886,6 +886,7 @@ func TestRulesTable(t *testing.T) {
 		"transaction": "error", "apply-failed": "error", "bad-allow": "error",
 		"cascade-delete": "error", "fk-violation": "error", "fk-dangling": "error", "dqs-literal": "error",
 		"pragma-no-effect": "warning", "d1-unsupported": "error", "resource-limit": "error", "rows-skipped": "notice",
+		"unique-not-created": "warning",
 	}
 	got := Rules()
 	if len(got) != len(want) {
