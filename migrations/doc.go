@@ -111,10 +111,15 @@
 //
 // Before each changed file, every table not seeded yet gets two synthetic
 // rows that satisfy its constraints: parents before children, foreign keys
-// pointing at existing parent rows, values distinct per row (so UNIQUE
-// holds), by column affinity (STRICT tables accept them); when SQLite
-// refuses (CHECK, triggers), plainer values are tried (defaults, NULL,
-// zero). A table no row satisfies is skipped, and a file that uses it gets
+// pointing at existing parent rows, values distinct per row and per column
+// (so UNIQUE holds, and a copied value tells its source column), by column
+// affinity (STRICT tables accept them), text as a JSON object (text columns
+// often hold JSON that later migrations read with json_extract); the second
+// row leaves nullable columns without a default NULL, as production's rows
+// do wherever the worker left them out or the column came later, so a copy
+// into a NOT NULL column fails here as on D1 (an explicit NULL does not
+// take a DEFAULT). When SQLite refuses (CHECK, triggers), plainer values
+// are tried (defaults, NULL, zero). A table no row satisfies is skipped, and a file that uses it gets
 // a rows-skipped notice. Options.SchemaOnly replays on empty tables (the
 // comparison point of the cost). Row-level rules:
 //

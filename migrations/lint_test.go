@@ -108,10 +108,11 @@ var atlasCases = []lintCase{
 			"PRAGMA foreign_keys = on;\n" +
 			"DROP TABLE `pets`;\n",
 		// DS102 users, DS103 posted_at (the rebuild is a modify, not a drop
-		// of posts), DS102 pets, LT101 text becomes NOT NULL.
+		// of posts), DS102 pets, LT101 text becomes NOT NULL: the copy of a
+		// row whose text is NULL fails on the INSERT.
 		want: "drop-table error 0002_case.sql:1 ~ table users\n" +
 			"pragma-no-effect warning 0002_case.sql:2 ~ PRAGMA foreign_keys = off has no effect on D1\n" +
-			"not-null-no-default error 0002_case.sql:3 ~ column posts.text becomes NOT NULL\n" +
+			"not-null-no-default error 0002_case.sql:4 ~ NOT NULL constraint failed: new_posts.text\n" +
 			"drop-column error 0002_case.sql:5 ~ column posts.posted_at is lost\n" +
 			"drop-table error 0002_case.sql:8 ~ table pets"},
 	{source: "migrate_test.go TestMigrate_Lint",

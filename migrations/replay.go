@@ -399,11 +399,12 @@ func (r *replayer) classify(ctx, fctx context.Context, st Statement, err error) 
 		f.fix = "deduplicate the rows first (or give the new column distinct values), then create the index"
 	case strings.HasPrefix(msg, "NOT NULL constraint failed"), strings.HasPrefix(msg, "Cannot add a NOT NULL column with default value NULL"):
 		f.rule = RuleNotNullNoDefault
-		f.msg = "with rows in the table (production has them) SQLite refuses it: " + msg
+		f.msg = "with rows in the table (production has them, some holding NULL where a column allows it) SQLite refuses it: " + msg +
+			"; an explicit NULL, copied from a nullable column, does not take the column's DEFAULT"
 		if t, c, ok := addedColumn(st.Text); ok {
 			f.msg = fmt.Sprintf("column %s.%s is added NOT NULL without a default; SQLite refuses that on a table with rows (production's has): %s", t, c, msg)
 		}
-		f.fix = "give the column a DEFAULT, or fill it for every row (INSERT ... SELECT must provide a value)"
+		f.fix = "give the column a DEFAULT, or fill it for every row (INSERT ... SELECT must provide a value: COALESCE(old_column, <default>))"
 	default:
 		for _, m := range onlyWithRows {
 			if strings.HasPrefix(msg, m) {
