@@ -129,6 +129,13 @@ func replayAll(ctx context.Context, files []*migFile, split [][]Statement, opts 
 		}
 		fs = append(fs, found...)
 		fails := failureFindings(f, res.failures, files[i+1:])
+		if first != nil {
+			// A later file's own failure may come from what the failed
+			// file left half done (D1 would have rolled all of it back).
+			for j := range fails {
+				fails[j].Message += fmt.Sprintf(" (found after the failure at %s:%d, so the replayed schema may differ from production's)", first.File, first.Line)
+			}
+		}
 		if first == nil && len(fails) > 0 && res.failures[0].rule != RuleDQSLiteral {
 			first = &fails[0]
 		}
