@@ -29,8 +29,8 @@
 //   - naming: a .sql name that starts with digits but is not NNNN_name.sql
 //     or NNNN.sql with Options.Digits digits (default 4, what wrangler
 //     writes; wrangler applies both forms). With Options.InferDigits (when
-//     guard.toml does not set digits) a folder whose numbered files all
-//     share another count, 001_init.sql, is held to it instead.
+//     guard.toml does not set digits) a folder whose numbered files (three
+//     or more) all share another count, 001_init.sql, is held to it instead.
 //   - stray-file: a .sql name with no leading number at all (INIT_ALL.sql,
 //     schema.sql). wrangler applies it anyway, after the numbered files, so
 //     it is replayed there too.

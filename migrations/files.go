@@ -60,15 +60,21 @@ func inDir(dir, p string) bool {
 	return path.Dir(p) == path.Clean(dir)
 }
 
+// minInferDigits is how many numbered files must share a digit count
+// before it counts as the folder's own: one odd 000_setup.sql ahead of
+// wrangler's 0001_... files is not a convention.
+const minInferDigits = 3
+
 // folderDigits is the digit count every numbered .sql file of the folder
-// shares: the base's files when there are any (what is applied decides),
-// else the head's. 0 when they disagree or none is numbered.
+// shares, when at least minInferDigits do: the base's files when there are
+// any (what is applied decides), else the head's. 0 when they disagree or
+// too few are numbered.
 func folderDigits(in Input) int {
 	files := in.Base
 	if !in.HasBase || countNumbered(in.Dir, files) == 0 {
 		files = in.Head
 	}
-	common := 0
+	common, count := 0, 0
 	for _, f := range files {
 		if !isSQL(f.Path) || !inDir(in.Dir, f.Path) {
 			continue
@@ -82,6 +88,10 @@ func folderDigits(in Input) int {
 		case d != common:
 			return 0
 		}
+		count++
+	}
+	if count < minInferDigits {
+		return 0
 	}
 	return common
 }

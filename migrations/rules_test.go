@@ -57,16 +57,31 @@ infer-digits
 CREATE TABLE a(x);
 -- 002_b.sql --
 CREATE TABLE b(x);
--- new/003_c.sql --
+-- 003_c.sql --
 CREATE TABLE c(x);
+-- new/004_d.sql --
+CREATE TABLE d(x);
 `},
 	{"naming/inferred-a-new-file-breaks-the-pattern", `
 infer-digits
 -- want --
-naming error 0002_b.sql:0 ~ 4-digit number, want 3 digits
+naming error 0004_d.sql:0 ~ 4-digit number, want 3 digits
 -- 001_a.sql --
 CREATE TABLE a(x);
--- new/0002_b.sql --
+-- 002_b.sql --
+CREATE TABLE b(x);
+-- 003_c.sql --
+CREATE TABLE c(x);
+-- new/0004_d.sql --
+CREATE TABLE d(x);
+`},
+	{"naming/one-odd-file-is-no-convention", `
+# supermemoryai/supermemory: 000_setup.sql, then drizzle's 0001_... files
+infer-digits
+-- want --
+-- 000_setup.sql --
+CREATE TABLE a(x);
+-- new/0001_remarkable_avengers.sql --
 CREATE TABLE b(x);
 `},
 	{"naming/inferred-mixed-folder-keeps-4", `
@@ -88,6 +103,8 @@ nobase
 CREATE TABLE a(x);
 -- new/02_b.sql --
 CREATE TABLE b(x);
+-- new/03_c.sql --
+CREATE TABLE c(x);
 `},
 	{"naming/non-sql-ignored", `
 -- want --
