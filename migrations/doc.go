@@ -217,7 +217,10 @@
 //     transaction control, PRAGMA writable_schema, setting schema_version,
 //     load_extension().
 //   - DROP INDEX of an index on a column the file then drops is folded into
-//     the drop-column finding; DROP TABLE IF EXISTS of a table the replay
+//     the drop-column finding; an index dropped while the file leaves one
+//     whose key columns begin with the same columns is no finding (a unique
+//     one needs a unique index on the same columns, a partial one is always
+//     reported); DROP TABLE IF EXISTS of a table the replay
 //     never had is a notice (production may hold it).
 //
 // # Statement rules

@@ -2,6 +2,7 @@ package migrations
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -495,6 +496,9 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 				fs[i].Message += fmt.Sprintf("; its index %s goes with it (line %d)", o.name, ot.gone)
 				continue
 			}
+			if coveredBy(o, end) {
+				continue // the file created an index that serves the same queries
+			}
 			add(RuleDropIndex, ot.gone,
 				fmt.Sprintf("index %s on %s is dropped; queries that relied on it get slower, and a rollback target may expect it", o.name, o.tbl),
 				"re-create the index (a rebuilt table loses its indexes), or allow it with -- guard:allow drop-index <reason>")
@@ -515,6 +519,41 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 }
 
 // foldIndex finds the drop-column finding of a column the index covers.
+// coveredBy reports whether the end schema has an index on the dropped
+// index ix's table that serves every query ix served: its key columns
+// begin with ix's (drizzle drops and re-creates indexes under new names,
+// often widened). A unique index is covered only by a unique index on the
+// same columns, since a wider one no longer enforces the same uniqueness;
+// a partial index, or one on an expression, by an identical definition
+// only, which SQLite's index info cannot tell: never.
+func coveredBy(ix *object, end *snapshot) bool {
+	if ix.index == nil || ix.index.partial {
+		return false
+	}
+	for _, c := range ix.index.cols {
+		if c == "" {
+			return false
+		}
+	}
+	t := end.table(ix.schema, ix.tbl)
+	if t == nil {
+		return false
+	}
+	for _, o := range end.indexesOf(t) {
+		n := o.index
+		if n == nil || n.partial || len(n.cols) < len(ix.index.cols) {
+			continue
+		}
+		if ix.index.unique && (!n.unique || len(n.cols) != len(ix.index.cols)) {
+			continue
+		}
+		if slices.Equal(n.cols[:len(ix.index.cols)], ix.index.cols) {
+			return true
+		}
+	}
+	return false
+}
+
 func (t *tracker) foldIndex(ix *object, droppedCol map[[2]string]int) (int, bool) {
 	if ix.index == nil {
 		return 0, false
