@@ -744,8 +744,12 @@ func (t *tracker) uniqueFindings(fs *[]report.Finding, o *object, l *lineage, en
 		if !ix.sql.Valid {
 			what = "UNIQUE/PRIMARY KEY constraint"
 		}
+		rows := "existing rows hold duplicates"
+		if ix.index.partial {
+			rows = "existing rows its WHERE clause selects hold duplicates (a partial index)"
+		}
 		*fs = append(*fs, report.Finding{Rule: RuleUniqueOnExisting, Line: line,
-			Message: fmt.Sprintf("%s on existing table %s (%s); it fails if existing rows hold duplicates", what, o.name, strings.Join(displayCols(ix.index.cols), ", ")),
+			Message: fmt.Sprintf("%s on existing table %s (%s); it fails if %s", what, o.name, strings.Join(displayCols(ix.index.cols), ", "), rows),
 			Fix:     "check the data for duplicates first, then allow it with -- guard:allow unique-on-existing <reason>"})
 	}
 }
