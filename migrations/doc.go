@@ -109,6 +109,12 @@
 //
 // # Rows in the tables
 //
+// Files added against the base are applied together, in one deploy, so a
+// table one of them creates is still empty when the next added file runs,
+// and production never held it: it gets no synthetic rows, and what the
+// later added files do to it (ADD COLUMN NOT NULL, a rebuild, a drop, its
+// indexes) is no finding.
+//
 // Before each changed file, every table not seeded yet gets two synthetic
 // rows that satisfy its constraints: parents before children, foreign keys
 // pointing at existing parent rows, values distinct per row and per column

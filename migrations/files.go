@@ -22,6 +22,9 @@ type migFile struct {
 	wellNamed bool // NNNN_name.sql with the configured digit count
 	changed   bool // new or edited against base: content rules apply
 	edited    bool // exists on base with other content
+	// added: new against a base, so applied in the same deploy as the
+	// other added files (tables it creates are empty until then).
+	added bool
 	// commentOnly: edited, but the SQL tokens are the same as on base
 	// (only comments or whitespace changed), so nothing runs differently.
 	commentOnly bool
@@ -128,7 +131,7 @@ func collect(in Input, digits int) []*migFile {
 		old, onBase := base[f.Path]
 		switch {
 		case !in.HasBase || !onBase:
-			m.changed = true
+			m.changed, m.added = true, in.HasBase
 		case !bytes.Equal(old, f.Content) && sameSQL(string(old), string(f.Content)):
 			m.edited, m.commentOnly = true, true
 		case !bytes.Equal(old, f.Content):

@@ -374,6 +374,9 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 		if o == nil || l.schema != "main" || o.kind == "shadow" || internalName(o.name) {
 			continue
 		}
+		if fw != nil && fw.r.born[lowerASCII(o.name)] {
+			continue // created by an added file of this push: production has no such table yet
+		}
 		if l.alive && !l.touched && !indexed[objKey(l.schema, "table", l.name)] {
 			continue // untouched by this file
 		}
@@ -484,6 +487,9 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 		}
 		if end.get(k) != nil {
 			continue
+		}
+		if fw != nil && (o.typ == "index" || o.typ == "trigger") && fw.r.born[lowerASCII(o.tbl)] {
+			continue // on a table production does not have yet
 		}
 		switch o.typ {
 		case "index":

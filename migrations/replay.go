@@ -193,6 +193,9 @@ type replayer struct {
 	pageSize int64
 	inTx     bool
 	rows     *rowState // synthetic rows; nil when SchemaOnly
+	// born are the tables (lower names) added files of this check created:
+	// empty in production when the later added files run (bornEmpty).
+	born map[string]bool
 	// creations counts the statements since the last set-aside that only
 	// created objects, with none that needed the whole schema between.
 	creations int
@@ -633,6 +636,11 @@ func (r *replayer) replayFile(ctx context.Context, f *migFile, stmts []Statement
 	}
 	if err := r.commit(ctx, res, fw); err != nil {
 		return nil, err
+	}
+	if f.added {
+		if err := r.bornEmpty(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }

@@ -27,6 +27,32 @@ func newRowState() *rowState {
 	return &rowState{seeded: map[string]bool{}, skipped: map[string]string{}}
 }
 
+// bornEmpty records the tables an added file created: wrangler applies the
+// added files of a push one after the other in the same deploy, so these
+// tables hold no rows when the later files run. They are never seeded, and
+// what a later file does to them (an ALTER TABLE ADD COLUMN NOT NULL, a
+// rebuild, a drop) touches no production data.
+func (r *replayer) bornEmpty(ctx context.Context) error {
+	s, err := r.snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range r.ld.fresh {
+		if o := s.get(k); o != nil && seedable(o) {
+			name := lowerASCII(o.name)
+			if r.born == nil {
+				r.born = map[string]bool{}
+			}
+			r.born[name] = true
+			if r.rows != nil {
+				r.rows.seeded[name] = true
+			}
+		}
+	}
+	r.ld.fresh = r.ld.fresh[:0]
+	return nil
+}
+
 // seedable reports the tables that take synthetic rows: ordinary tables of
 // main that are not SQLite's, D1's or wrangler's own.
 func seedable(o *object) bool {
