@@ -185,8 +185,10 @@
 // lacks is a drop-column on the line of the DROP TABLE — unless the copy
 // put its values into a column of a new name (every synthetic value differs
 // by column, so exactly one new column holding all of them is a copy): that
-// is a rename-column on the new table's line — and a rebuild that keeps
-// every column is no finding. Otherwise it is a drop-table, also when
+// is a rename-column on the new table's line; a kept column that holds
+// another column's values (INSERT ... SELECT * into a table whose columns
+// are in another order copies by position) is a drop-column too — and a
+// rebuild that keeps every column with its own values is no finding. Otherwise it is a drop-table, also when
 // a table of the same name is re-created without copying rows (the data is
 // gone). Tables created and dropped within one file are never findings.
 //

@@ -450,7 +450,15 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 				continue
 			}
 			exact, fold := findCol(endT, c.name)
+			from := ""
+			if exact != nil && fw != nil && l.dropped > 0 {
+				from = fw.filledFrom(l.dropped, c.name, endT)
+			}
 			switch {
+			case from != "":
+				dropCol(o.name, c.start.name, l.dropped,
+					fmt.Sprintf("column %s.%s is lost: the rebuilt table (line %d) fills it with the values of %s.%s — INSERT ... SELECT * copies by position, and the new table lists its columns in another order", o.name, c.start.name, inPlace.created, o.name, from),
+					"name the columns on both sides: INSERT INTO new (a, b) SELECT a, b FROM old")
 			case exact != nil && c.name != c.start.name:
 				add(RuleRenameColumn, c.renamed,
 					fmt.Sprintf("column %s.%s is renamed to %s; the running worker (and any rollback target) still uses %s", o.name, c.start.name, c.name, c.start.name),

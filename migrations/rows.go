@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -839,6 +840,50 @@ func (fw *fileWatch) copiedAs(dropLine int, col string, origin, rebuilt *object)
 		}
 	}
 	return found
+}
+
+// filledFrom names the column of the table dropped on dropLine whose values
+// column col of the rebuilt table holds, when that is another column than
+// col itself (an INSERT ... SELECT * into a table whose columns are in
+// another order copies by position): col's own values are then gone. ""
+// when col holds its own values, or nothing tells.
+func (fw *fileWatch) filledFrom(dropLine int, col string, rebuilt *object) string {
+	old := fw.dropped[dropLine]
+	own := old[lowerASCII(col)]
+	if len(own) == 0 {
+		return ""
+	}
+	got, err := fw.r.columnValues(context.Background(), rebuilt.name, col)
+	if err != nil || len(got[lowerASCII(col)]) == 0 {
+		return ""
+	}
+	now := map[string]bool{}
+	for _, v := range got[lowerASCII(col)] {
+		now[v] = true
+	}
+	for _, v := range own {
+		if now[v] {
+			return "" // its own values are there
+		}
+	}
+	var names []string
+	for name := range old {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if name == lowerASCII(col) {
+			continue
+		}
+		all := true
+		for v := range now {
+			all = all && slices.Contains(old[name], v)
+		}
+		if all {
+			return name
+		}
+	}
+	return ""
 }
 
 // curTable finds a main table by lower name in the current schema.
