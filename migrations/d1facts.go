@@ -71,6 +71,17 @@ func turnsOff(v string) bool {
 // addedColumn names the column of ALTER TABLE t ADD [COLUMN] c, read with
 // the tokenizer; ok is false for any other statement.
 func addedColumn(stmt string) (table, column string, ok bool) {
+	return alteredColumn(stmt, "ADD")
+}
+
+// droppedColumn names the column of ALTER TABLE t DROP [COLUMN] c.
+func droppedColumn(stmt string) (table, column string, ok bool) {
+	return alteredColumn(stmt, "DROP")
+}
+
+// alteredColumn reads ALTER TABLE [s.]t <verb> [COLUMN] c with the
+// tokenizer.
+func alteredColumn(stmt, verb string) (table, column string, ok bool) {
 	toks := significantTokens(stmt, 8)
 	word := func(i int) string {
 		if i >= len(toks) {
@@ -92,7 +103,7 @@ func addedColumn(stmt string) (table, column string, ok bool) {
 	if word(3) == "." {
 		i = 5
 	}
-	if word(i) != "ADD" || i+1 >= len(toks) {
+	if word(i) != verb || i+1 >= len(toks) {
 		return "", "", false
 	}
 	c := i + 1

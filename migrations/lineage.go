@@ -388,7 +388,15 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 					"keep the old table: add the new one, copy or dual-write, and drop the old one only after no deployed version uses it")
 			}
 			for _, c := range l.cols {
+				moved := ""
+				if c.dropped > 0 && fw != nil {
+					moved = fw.movedTo(c.dropped, o.name, end)
+				}
 				switch {
+				case moved != "":
+					dropCol(o.name, c.start.name, c.dropped,
+						fmt.Sprintf("column %s.%s is dropped; its values were copied into %s first, but the running worker (and any rollback target) may still use the column", o.name, c.start.name, moved),
+						"keep the column until no deployed version uses it; stop writing it first")
 				case c.dropped > 0:
 					dropCol(o.name, c.start.name, c.dropped,
 						fmt.Sprintf("column %s.%s is dropped; its data is lost and the running worker (and any rollback target) may still use it", o.name, c.start.name),

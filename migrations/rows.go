@@ -441,6 +441,9 @@ type fileWatch struct {
 	// (lower name) held just before it ran: a rebuild that copied a
 	// column under a new name is told from one that lost it (copiedAs).
 	dropped map[int]map[string][]string
+	// droppedCols keeps, per line of an ALTER TABLE DROP COLUMN, the values
+	// the column held: copied elsewhere first, they are not lost (movedTo).
+	droppedCols map[int][]string
 }
 
 // cascadeRec ties a cascade-delete note to the tables that lost rows.
@@ -499,6 +502,14 @@ func mayDelete(stmt string) bool {
 // constants it holds, then counts the rows of every table a cascade from
 // those tables could reach.
 func (fw *fileWatch) before(ctx context.Context, r *replayer, st Statement) (*preState, error) {
+	if t, c, ok := droppedColumn(st.Text); ok && r.rows != nil {
+		if vals, err := r.columnValues(ctx, t, c); err == nil && len(vals[lowerASCII(c)]) > 0 {
+			if fw.droppedCols == nil {
+				fw.droppedCols = map[int][]string{}
+			}
+			fw.droppedCols[st.Line] = vals[lowerASCII(c)]
+		}
+	}
 	verb, _ := dmlVerb(st.Text)
 	del := mayDelete(st.Text)
 	if !del && verb != "INSERT" && verb != "UPDATE" {
@@ -840,6 +851,40 @@ func (fw *fileWatch) copiedAs(dropLine int, col string, origin, rebuilt *object)
 		}
 	}
 	return found
+}
+
+// movedTo names a column (table.column) of another table of the end
+// schema that holds every value the column dropped on line held: the file
+// copied them there before the drop. "" when none does.
+func (fw *fileWatch) movedTo(line int, table string, end *snapshot) string {
+	vals := fw.droppedCols[line]
+	if len(vals) == 0 {
+		return ""
+	}
+	var found []string
+	end.each(func(_ okey, o *object) {
+		if !seedable(o) || equalFoldASCII(o.name, table) {
+			return
+		}
+		got, err := fw.r.columnValues(context.Background(), o.name, "")
+		if err != nil {
+			return
+		}
+		for col, have := range got {
+			all := true
+			for _, v := range vals {
+				all = all && slices.Contains(have, v)
+			}
+			if all {
+				found = append(found, o.name+"."+col)
+			}
+		}
+	})
+	sort.Strings(found)
+	if len(found) == 0 {
+		return ""
+	}
+	return found[0]
 }
 
 // filledFrom names the column of the table dropped on dropLine whose values
