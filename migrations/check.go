@@ -37,6 +37,7 @@ func Check(ctx context.Context, in Input, opts Options) ([]report.Finding, error
 	}
 	files := collect(in, opts.digits())
 	fs := fileRules(in, files, &opts)
+	deployedTogether(files)
 
 	split := make([][]Statement, len(files))
 	allows := map[string][]allow{}
@@ -66,6 +67,30 @@ func Check(ctx context.Context, in Input, opts Options) ([]report.Finding, error
 		fs = append(fs, replayed...)
 	}
 	return finalize(fs, allows, &opts), nil
+}
+
+// deployedTogether keeps the added mark (tables they create are empty when
+// the next added file runs) only where it holds: on the added files after
+// the last file already on base, and only when the folder had files on base
+// at all. An added file numbered before a base file is not applied with the
+// others (production ran the base file long ago, on tables that had rows),
+// and a folder that appears whole in one push is more often a history
+// imported or moved from elsewhere than a database born empty.
+func deployedTogether(files []*migFile) {
+	onBase := false
+	for i := len(files) - 1; i >= 0; i-- {
+		if !files[i].added {
+			onBase = true
+		}
+		if onBase {
+			files[i].added = false
+		}
+	}
+	if !onBase {
+		for _, f := range files {
+			f.added = false
+		}
+	}
 }
 
 // statementRules are the rules that look at one statement at a time:

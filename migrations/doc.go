@@ -109,11 +109,14 @@
 //
 // # Rows in the tables
 //
-// Files added against the base are applied together, in one deploy, so a
-// table one of them creates is still empty when the next added file runs,
-// and production never held it: it gets no synthetic rows, and what the
-// later added files do to it (ADD COLUMN NOT NULL, a rebuild, a drop, its
-// indexes) is no finding.
+// Files added against the base after the last file already on base are
+// applied together, in one deploy, so a table one of them creates is still
+// empty when the next added file runs, and production never held it: it
+// gets no synthetic rows, and what the later added files do to it (ADD
+// COLUMN NOT NULL, a rebuild, a drop, its indexes) is no finding. Not so
+// for added files numbered before a base file, nor for a folder that
+// appears whole in one push (more often a history imported or moved than a
+// database born empty).
 //
 // Before each changed file, every table not seeded yet gets two synthetic
 // rows that satisfy its constraints: parents before children, foreign keys
