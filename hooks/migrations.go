@@ -40,6 +40,17 @@ func CheckMigrationDirs(ctx context.Context, repo *gitx.Repo, cfg *config.Config
 	return fs, err
 }
 
+// existsAtBase reports whether folder dir holds files at the base
+// revision: a folder the checked change deletes is checked (its files are
+// removed, which wrangler cannot undo), not refused as a wrong --dir.
+func existsAtBase(ctx context.Context, repo *gitx.Repo, base, dir string) bool {
+	if base == "" {
+		return false
+	}
+	names, err := repo.LsTree(ctx, base, dir, false)
+	return err == nil && len(names) > 0
+}
+
 // RuleMigrationsPattern marks a migrations folder whose database sets
 // wrangler's migrations_pattern: its migrations in subfolders go
 // unchecked.
@@ -156,7 +167,7 @@ func CheckMigrations(ctx context.Context, repo *gitx.Repo, cfg *config.Config, s
 			if err != nil {
 				return nil, nil, err
 			}
-			if f.Exists = len(files) > 0; !f.Exists {
+			if f.Exists = len(files) > 0; !f.Exists && !existsAtBase(ctx, repo, sc.Base, d) {
 				return nil, nil, fail.Usage(fmt.Errorf("migrations folder %q does not exist in %s (or holds no files)", d, head.Name()),
 					"name a folder relative to where you are, or run without --dir to check every folder 'guard workers' lists")
 			}
