@@ -227,6 +227,7 @@ func CheckMigrations(ctx context.Context, repo *gitx.Repo, cfg *config.Config, s
 			if in.Base, err = filesAt(ctx, repo, sc.Base, f.Dir); err != nil {
 				return nil, nil, err
 			}
+			from := ""
 			if len(in.Base) == 0 && len(f.Keys) > 0 {
 				if baseList == nil {
 					// A base whose configurations do not parse pairs nothing:
@@ -237,16 +238,24 @@ func CheckMigrations(ctx context.Context, repo *gitx.Repo, cfg *config.Config, s
 						baseList = &workers.List{}
 					}
 				}
-				if from := movedFrom(baseList, f); from != "" {
-					old, err := filesAt(ctx, repo, sc.Base, from)
-					if err != nil {
-						return nil, nil, err
-					}
-					for i := range old {
-						old[i].Path = path.Join(f.Dir, path.Base(old[i].Path))
-					}
-					in.Base, fc.MovedFrom = old, from
+				from = movedFrom(baseList, f)
+			}
+			if len(in.Base) == 0 && from == "" {
+				// No configuration says where it was: git's rename
+				// detection can (a folder moved with git mv).
+				if from, err = renamedFrom(ctx, repo, sc.Base, sc.Head, f.Dir, in.Head); err != nil {
+					return nil, nil, err
 				}
+			}
+			if from != "" {
+				old, err := filesAt(ctx, repo, sc.Base, from)
+				if err != nil {
+					return nil, nil, err
+				}
+				for i := range old {
+					old[i].Path = path.Join(f.Dir, path.Base(old[i].Path))
+				}
+				in.Base, fc.MovedFrom = old, from
 			}
 		}
 		fc.Migrations, fc.New = countMigrations(f.Dir, in.Head, in.Base)
@@ -304,6 +313,40 @@ func revName(rev string) string {
 		return "the working tree"
 	}
 	return rev
+}
+
+// renamedFrom is the one base folder the .sql files of dir at the head
+// were renamed from (git diff -M; the head may be the work tree), when at
+// least half of them were and all from the same folder; "" otherwise.
+func renamedFrom(ctx context.Context, repo *gitx.Repo, base, head, dir string, files []migrations.File) (string, error) {
+	if len(files) == 0 {
+		return "", nil
+	}
+	var changes []gitx.FileChange
+	var err error
+	if head == WorkTree {
+		changes, err = repo.DiffWorkTree(ctx, base)
+	} else {
+		changes, err = repo.DiffTrees(ctx, base, head)
+	}
+	if err != nil {
+		return "", err
+	}
+	from, n := "", 0
+	for _, c := range changes {
+		if c.Kind != 'R' || path.Dir(c.Path) != dir || !strings.HasSuffix(c.Path, ".sql") {
+			continue
+		}
+		d := path.Dir(c.OldPath)
+		if from != "" && d != from {
+			return "", nil
+		}
+		from, n = d, n+1
+	}
+	if 2*n < len(files) {
+		return "", nil
+	}
+	return from, nil
 }
 
 // movedFrom is the base folder of the databases that use f at the head,
@@ -419,7 +462,7 @@ func MigrationsCheck(ctx context.Context, repo *gitx.Repo, cfg *config.Config, r
 		checked = checked || f.Checked
 		if f.MovedFrom != "" {
 			fs = append(fs, report.Finding{Rule: RuleMigrationsCovered, Severity: report.SeverityNotice, File: f.Dir,
-				Message: fmt.Sprintf("migrations folder moved from %s with its migrations_dir: compared file by file with the old folder", f.MovedFrom)})
+				Message: fmt.Sprintf("migrations folder moved from %s: compared file by file with the old folder", f.MovedFrom)})
 		}
 	}
 	if checked {

@@ -94,7 +94,7 @@ func (c *MigrationsCheckCmd) Run(env *Env) error {
 	}
 	for _, f := range cov.Folders {
 		if f.MovedFrom != "" && c.Format != "json" {
-			fmt.Fprintf(env.Stderr, "guard: %s moved from %s with its migrations_dir: compared file by file\n", f.Dir, f.MovedFrom)
+			fmt.Fprintf(env.Stderr, "guard: %s moved from %s: compared file by file\n", f.Dir, f.MovedFrom)
 		}
 	}
 	if report.HasErrors(findings) {

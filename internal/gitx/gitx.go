@@ -304,6 +304,16 @@ func StagedChangesIn(ctx context.Context, dir string) ([]FileChange, error) {
 // EmptyTree is git's well-known empty tree object (SHA-1 repositories).
 const EmptyTree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
+// DiffWorkTree lists the changes from commit from to the tracked files on
+// disk, renames detected.
+func (r *Repo) DiffWorkTree(ctx context.Context, from string) ([]FileChange, error) {
+	out, err := r.Git(ctx, "diff", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv", from, "--")
+	if err != nil {
+		return nil, err
+	}
+	return parseNameStatusZ(out)
+}
+
 // DiffTrees lists the changes from one tree-ish to another.
 func (r *Repo) DiffTrees(ctx context.Context, from, to string, paths ...string) ([]FileChange, error) {
 	args := []string{"diff", "--name-status", "-z", "-M", "--no-ext-diff", "--no-textconv", from, to}
