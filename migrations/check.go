@@ -69,6 +69,21 @@ func Check(ctx context.Context, in Input, opts Options) ([]report.Finding, error
 	return finalize(fs, allows, &opts), nil
 }
 
+// backfill reports an UPDATE that assigns only columns the file added
+// (added holds "table.column", lower case).
+func backfill(stmt string, added map[string]bool) bool {
+	table, cols, ok := updatedColumns(stmt)
+	if !ok || len(cols) == 0 {
+		return false
+	}
+	for _, c := range cols {
+		if !added[lowerASCII(table)+"."+lowerASCII(c)] {
+			return false
+		}
+	}
+	return true
+}
+
 // deployedTogether keeps the added mark (tables they create are empty when
 // the next added file runs) only where it holds: on the added files after
 // the last file already on base, and only when the folder had files on base
@@ -98,7 +113,11 @@ func deployedTogether(files []*migFile) {
 // statement by its leading keywords, read with the splitter's tokenizer.
 func statementRules(f *migFile, stmts []Statement) []report.Finding {
 	var fs []report.Finding
+	added := map[string]bool{} // "table.column" (lower) added by this file so far
 	for _, st := range stmts {
+		if t, c, ok := addedColumn(st.Text); ok {
+			added[lowerASCII(t)+"."+lowerASCII(c)] = true
+		}
 		if kw, ok := transactionStatement(st.Text); ok {
 			fs = append(fs, report.Finding{Rule: RuleTransaction, File: f.path, Line: st.Line,
 				Message: fmt.Sprintf("top-level %s: remote D1 rejects transaction statements in migrations (it runs each file as one unit)", kw),
@@ -106,6 +125,9 @@ func statementRules(f *migFile, stmts []Statement) []report.Finding {
 			continue
 		}
 		verb, where := dmlVerb(st.Text)
+		if verb == "UPDATE" && !where && backfill(st.Text, added) {
+			continue // filling columns the file just added: every row is the point
+		}
 		if (verb == "DELETE" || verb == "UPDATE") && !where {
 			fs = append(fs, report.Finding{Rule: RuleUnboundedDML, File: f.path, Line: st.Line,
 				Message: fmt.Sprintf("%s without WHERE touches every row of the table", verb),

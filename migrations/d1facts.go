@@ -115,3 +115,78 @@ func alteredColumn(stmt, verb string) (table, column string, ok bool) {
 	}
 	return name(i - 1), name(c), true
 }
+
+// updatedColumns reads UPDATE [OR action] [schema.]table SET c = expr, ...
+// with the tokenizer: the table and the columns assigned. ok is false for
+// any other statement, a WITH prefix, or a row-value assignment (SET (a, b)
+// = ...), which callers then treat as touching anything.
+func updatedColumns(stmt string) (table string, cols []string, ok bool) {
+	toks := significantTokens(stmt, len(stmt))
+	text := func(i int) string { return stmt[toks[i].Start:toks[i].End] }
+	upper := func(i int) string {
+		if i >= len(toks) {
+			return ""
+		}
+		return strings.ToUpper(text(i))
+	}
+	name := func(i int) string {
+		t := text(i)
+		if toks[i].Kind == sqlsplit.Quoted && len(t) >= 2 {
+			t = t[1 : len(t)-1]
+		}
+		return t
+	}
+	if upper(0) != "UPDATE" {
+		return "", nil, false
+	}
+	i := 1
+	if upper(i) == "OR" {
+		i += 2
+	}
+	if i+1 < len(toks) && text(i+1) == "." {
+		i += 2
+	}
+	if i >= len(toks) {
+		return "", nil, false
+	}
+	table = name(i)
+	for i++; i < len(toks) && upper(i) != "SET"; i++ {
+	}
+	i++
+	for {
+		if i >= len(toks) || (toks[i].Kind != sqlsplit.Word && toks[i].Kind != sqlsplit.Quoted) {
+			return "", nil, false
+		}
+		cols = append(cols, name(i))
+		if i++; i >= len(toks) || text(i) != "=" {
+			return "", nil, false
+		}
+		depth := 0
+		for i++; ; i++ {
+			if i >= len(toks) {
+				return table, cols, true
+			}
+			if toks[i].Kind == sqlsplit.Other {
+				switch text(i) {
+				case "(":
+					depth++
+				case ")":
+					depth--
+				}
+			}
+			if depth != 0 {
+				continue
+			}
+			if toks[i].Kind == sqlsplit.Other && text(i) == "," {
+				i++
+				break
+			}
+			if toks[i].Kind == sqlsplit.Word {
+				switch upper(i) {
+				case "FROM", "WHERE", "RETURNING", "ORDER", "LIMIT":
+					return table, cols, true
+				}
+			}
+		}
+	}
+}

@@ -245,7 +245,8 @@
 //     transaction). "END IF;" of a pasted PL/pgSQL block is not END. Trigger bodies
 //     are inside one CREATE TRIGGER statement and never count.
 //   - unbounded-dml: DELETE or UPDATE (after an optional WITH clause) with no
-//     WHERE at parenthesis depth 0.
+//     WHERE at parenthesis depth 0 — except an UPDATE that assigns only
+//     columns the same file added (ALTER TABLE ADD COLUMN): a backfill.
 //
 // # Suppression and severity
 //

@@ -853,9 +853,9 @@ func (fw *fileWatch) copiedAs(dropLine int, col string, origin, rebuilt *object)
 	return found
 }
 
-// movedTo names a column (table.column) of another table of the end
-// schema that holds every value the column dropped on line held: the file
-// copied them there before the drop. "" when none does.
+// movedTo names a column (table.column) of a table the file created that
+// holds every value the column dropped on line held: the file copied them
+// there before the drop. "" when none does.
 func (fw *fileWatch) movedTo(line int, table string, end *snapshot) string {
 	vals := fw.droppedCols[line]
 	if len(vals) == 0 {
@@ -863,7 +863,10 @@ func (fw *fileWatch) movedTo(line int, table string, end *snapshot) string {
 	}
 	var found []string
 	end.each(func(_ okey, o *object) {
-		if !seedable(o) || equalFoldASCII(o.name, table) {
+		// Only a table this file created can have received a copy: a
+		// table that existed may hold the same values for another reason
+		// (a foreign key's parent holds its children's values).
+		if !seedable(o) || equalFoldASCII(o.name, table) || fw.start.table("main", o.name) != nil {
 			return
 		}
 		got, err := fw.r.columnValues(context.Background(), o.name, "")

@@ -961,3 +961,25 @@ this is not SQL at all;
 changed docs only
 `)
 }
+
+func TestUpdatedColumns(t *testing.T) {
+	for _, tc := range []struct {
+		stmt  string
+		table string
+		cols  string
+		ok    bool
+	}{
+		{`UPDATE req SET link_id = (SELECT l.id FROM links l WHERE l.short_id = req.short_id)`, "req", "link_id", true},
+		{`update OR IGNORE main."Req" set "a" = 1, b = coalesce(c, 'x,y') where id > 0`, "Req", "a b", true},
+		{`UPDATE t SET a = CASE WHEN x THEN 1 ELSE 2 END, b = f(1, 2) RETURNING *`, "t", "a b", true},
+		{`UPDATE t SET (a, b) = (1, 2)`, "", "", false},
+		{`WITH x AS (SELECT 1) UPDATE t SET a = 1`, "", "", false},
+		{`DELETE FROM t`, "", "", false},
+		{`UPDATE t SET`, "", "", false},
+	} {
+		table, cols, ok := updatedColumns(tc.stmt)
+		if ok != tc.ok || table != tc.table || strings.Join(cols, " ") != tc.cols {
+			t.Errorf("updatedColumns(%q) = %q, %q, %v; want %q, %q, %v", tc.stmt, table, cols, ok, tc.table, tc.cols, tc.ok)
+		}
+	}
+}

@@ -34,6 +34,11 @@ func FuzzSameSQL(f *testing.F) {
 			t.Fatalf("an added token went unnoticed in %q", s)
 		}
 		addedColumn(s)
+		droppedColumn(s)
+		uniqueIndexIfNotExists(s)
+		if _, cols, ok := updatedColumns(s); ok && len(cols) == 0 {
+			t.Fatalf("updatedColumns(%q) is ok with no column", s)
+		}
 		leadingWords(s, 4)
 		if w := leadingWords(s, 4); len(w) == 4 && w[0] == "DROP" {
 			dropTarget(s)
