@@ -88,11 +88,11 @@ type Migrations struct {
 	// "migrations" beside its configuration); "" means none. A folder set
 	// here must exist.
 	Dir string `toml:"dir" json:"dir"`
-	// Digits of the NNNN prefix when set (1-12, for every folder); 0, the
-	// default (or written), is 4 (what wrangler writes) or the count a folder's files
-	// all share (001_init.sql).
-	Digits int `toml:"digits,omitempty" json:"digits,omitempty"`
-	Severity  map[string]string `toml:"severity" json:"severity,omitempty"`
+	// Digits of the NNNN prefix: 1-12 holds every folder to that count;
+	// 0 (the default) is 4, what wrangler writes, or the count a folder's
+	// files all share (001_init.sql).
+	Digits   int               `toml:"digits,omitempty" json:"digits,omitempty"`
+	Severity map[string]string `toml:"severity" json:"severity,omitempty"`
 	// Baseline lists SQL files (relative to the root) that production's
 	// schema came from outside the folder (e.g. applied with d1 execute);
 	// the replay applies them before the first migration of every folder.

@@ -20,22 +20,9 @@ import (
 // branch has: reading the branch this way is what lets a past period be
 // collected again with the same result, whatever was pushed since.
 func remoteBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetch bool, timeout time.Duration, asOf time.Time) (string, Source, error) {
-	ref := cfg.RemoteBranchRef()
-	src := Source{Kind: "git", Name: cfg.Remote + "/" + cfg.Branch}
-	if fetch {
-		if err := repo.FetchBranch(ctx, cfg.Remote, cfg.Branch, timeout); err != nil {
-			if ctx.Err() != nil {
-				return "", src, ctx.Err()
-			}
-			src.Note, src.Warning = "not fetched, read as last fetched: "+redact.URLs(err.Error()), true
-		}
-	}
-	tip, ok, err := repo.RefHash(ctx, ref)
+	tip, src, err := fetchedBranch(ctx, repo, cfg, fetch, timeout)
 	if err != nil {
 		return "", src, err
-	}
-	if !ok {
-		return "", src, fmt.Errorf("%s does not exist in this clone (fetch it with 'git fetch %s %s')", src.Name, cfg.Remote, cfg.Branch)
 	}
 	commit, err := repo.GitLine(ctx, "rev-list", "--max-count=1", "--first-parent",
 		"--before="+asOf.UTC().Format(time.RFC3339), tip, "--")
@@ -47,4 +34,26 @@ func remoteBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetc
 	}
 	src.Revision = commit
 	return commit, src, nil
+}
+
+// fetchedBranch is remoteBranch's first half: the fetch (when asked) and
+// the branch's tip as it stands, which must exist; src has no Revision.
+func fetchedBranch(ctx context.Context, repo *gitx.Repo, cfg *config.Config, fetch bool, timeout time.Duration) (string, Source, error) {
+	src := Source{Kind: "git", Name: cfg.Remote + "/" + cfg.Branch}
+	if fetch {
+		if err := repo.FetchBranch(ctx, cfg.Remote, cfg.Branch, timeout); err != nil {
+			if ctx.Err() != nil {
+				return "", src, ctx.Err()
+			}
+			src.Note, src.Warning = "not fetched, read as last fetched: "+redact.URLs(err.Error()), true
+		}
+	}
+	tip, ok, err := repo.RefHash(ctx, cfg.RemoteBranchRef())
+	if err != nil {
+		return "", src, err
+	}
+	if !ok {
+		return "", src, fmt.Errorf("%s does not exist in this clone (fetch it with 'git fetch %s %s')", src.Name, cfg.Remote, cfg.Branch)
+	}
+	return tip, src, nil
 }

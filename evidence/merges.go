@@ -165,7 +165,7 @@ func PullRequestNumber(subject string, merge bool) int {
 func MergeActivity(ctx context.Context, o MergeOptions) (*Document, error) {
 	repo, cfg := o.Repo, o.Config
 	doc := newDocument(CollectorMergeActivity, o.Period, o.Generator)
-	tip, branchSrc, err := remoteBranch(ctx, repo, cfg, o.Fetch, o.FetchTimeout, doc.AsOf)
+	head, branchSrc, err := fetchedBranch(ctx, repo, cfg, o.Fetch, o.FetchTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -183,15 +183,11 @@ func MergeActivity(ctx context.Context, o MergeOptions) (*Document, error) {
 	if now.Before(doc.AsOf) {
 		now = doc.AsOf
 	}
-	var lands []landing
-	if head, ok, err := repo.RefHash(ctx, cfg.RemoteBranchRef()); err != nil {
+	lands, err := firstParentLandings(ctx, repo, head, now)
+	if err != nil {
 		return nil, err
-	} else if ok {
-		if lands, err = firstParentLandings(ctx, repo, head, now); err != nil {
-			return nil, err
-		}
 	}
-	tip = lastAtOrBefore(lands, doc.AsOf)
+	tip := lastAtOrBefore(lands, doc.AsOf)
 	branchSrc.Revision = tip
 	if tip == "" && branchSrc.Note == "" {
 		branchSrc.Note = "no commit at or before " + doc.AsOf.Format(time.RFC3339)

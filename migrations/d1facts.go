@@ -89,20 +89,10 @@ func alteredColumn(stmt, verb string) (table, column string, ok bool) {
 		}
 		return strings.ToUpper(stmt[toks[i].Start:toks[i].End])
 	}
-	name := func(i int) string {
-		t := stmt[toks[i].Start:toks[i].End]
-		if toks[i].Kind == sqlsplit.Quoted && len(t) >= 2 {
-			t = t[1 : len(t)-1]
-		}
-		return t
-	}
 	if word(0) != "ALTER" || word(1) != "TABLE" || len(toks) < 5 {
 		return "", "", false
 	}
-	i := 3
-	if word(3) == "." {
-		i = 5
-	}
+	table, i, _ := objectName(stmt, toks, 2)
 	if word(i) != verb || i+1 >= len(toks) {
 		return "", "", false
 	}
@@ -113,7 +103,7 @@ func alteredColumn(stmt, verb string) (table, column string, ok bool) {
 	if c >= len(toks) {
 		return "", "", false
 	}
-	return name(i - 1), name(c), true
+	return table, tokenName(stmt, toks[c]), true
 }
 
 // updatedColumns reads UPDATE [OR action] [schema.]table SET c = expr, ...
@@ -129,13 +119,6 @@ func updatedColumns(stmt string) (table string, cols []string, ok bool) {
 		}
 		return strings.ToUpper(text(i))
 	}
-	name := func(i int) string {
-		t := text(i)
-		if toks[i].Kind == sqlsplit.Quoted && len(t) >= 2 {
-			t = t[1 : len(t)-1]
-		}
-		return t
-	}
 	if upper(0) != "UPDATE" {
 		return "", nil, false
 	}
@@ -143,21 +126,18 @@ func updatedColumns(stmt string) (table string, cols []string, ok bool) {
 	if upper(i) == "OR" {
 		i += 2
 	}
-	if i+1 < len(toks) && text(i+1) == "." {
-		i += 2
-	}
-	if i >= len(toks) {
+	table, i, ok = objectName(stmt, toks, i)
+	if !ok {
 		return "", nil, false
 	}
-	table = name(i)
-	for i++; i < len(toks) && upper(i) != "SET"; i++ {
+	for ; i < len(toks) && upper(i) != "SET"; i++ {
 	}
 	i++
 	for {
 		if i >= len(toks) || (toks[i].Kind != sqlsplit.Word && toks[i].Kind != sqlsplit.Quoted) {
 			return "", nil, false
 		}
-		cols = append(cols, name(i))
+		cols = append(cols, tokenName(stmt, toks[i]))
 		if i++; i >= len(toks) || text(i) != "=" {
 			return "", nil, false
 		}

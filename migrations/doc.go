@@ -128,9 +128,10 @@
 // do wherever the worker left them out or the column came later, so a copy
 // into a NOT NULL column fails here as on D1 (an explicit NULL does not
 // take a DEFAULT). When SQLite refuses (CHECK, triggers), plainer values
-// are tried (defaults, NULL, zero). A table no row satisfies is skipped, and a file that uses it gets
-// a rows-skipped notice. Options.SchemaOnly replays on empty tables (the
-// comparison point of the cost). Row-level rules:
+// are tried (defaults, NULL, zero). A table no row satisfies is skipped,
+// and a file that uses it gets a rows-skipped notice. Options.SchemaOnly
+// replays on empty tables (the comparison point of the cost). Row-level
+// rules:
 //
 //   - cascade-delete: a data statement (DELETE, DROP TABLE, REPLACE) is
 //     compiled first with EXPLAIN, so SQLite's authorizer names the table it
@@ -191,9 +192,10 @@
 // is a rename-column on the new table's line; a kept column that holds
 // another column's values (INSERT ... SELECT * into a table whose columns
 // are in another order copies by position) is a drop-column too — and a
-// rebuild that keeps every column with its own values is no finding. Otherwise it is a drop-table, also when
-// a table of the same name is re-created without copying rows (the data is
-// gone). Tables created and dropped within one file are never findings.
+// rebuild that keeps every column with its own values is no finding.
+// Otherwise it is a drop-table, also when a table of the same name is
+// re-created without copying rows (the data is gone). Tables created and
+// dropped within one file are never findings.
 //
 // Decisions on the schema rules:
 //

@@ -73,40 +73,36 @@ const minInferDigits = 3
 // any (what is applied decides), else the head's. 0 when they disagree or
 // too few are numbered.
 func folderDigits(in Input) int {
-	files := in.Base
-	if !in.HasBase || countNumbered(in.Dir, files) == 0 {
-		files = in.Head
-	}
-	common, count := 0, 0
-	for _, f := range files {
-		if !isSQL(f.Path) || !inDir(in.Dir, f.Path) {
-			continue
-		}
-		n, d, _ := parseName(path.Base(f.Path))
-		switch {
-		case n < 0:
-			continue
-		case common == 0:
-			common = d
-		case d != common:
-			return 0
-		}
-		count++
+	digits, count := sharedDigits(in.Dir, in.Base)
+	if !in.HasBase || count == 0 {
+		digits, count = sharedDigits(in.Dir, in.Head)
 	}
 	if count < minInferDigits {
 		return 0
 	}
-	return common
+	return digits
 }
 
-func countNumbered(dir string, files []File) int {
-	n := 0
+// sharedDigits is the digit count of the numbered .sql files of dir among
+// files (0 when they disagree) and how many there are.
+func sharedDigits(dir string, files []File) (digits, count int) {
 	for _, f := range files {
-		if num, _, _ := parseName(path.Base(f.Path)); num >= 0 && isSQL(f.Path) && inDir(dir, f.Path) {
-			n++
+		if !isSQL(f.Path) || !inDir(dir, f.Path) {
+			continue
 		}
+		n, d, _ := parseName(path.Base(f.Path))
+		if n < 0 {
+			continue
+		}
+		switch {
+		case count == 0:
+			digits = d
+		case d != digits:
+			digits = 0 // and stays 0: no d is 0
+		}
+		count++
 	}
-	return n
+	return digits, count
 }
 
 // collect builds the head file list in the order wrangler applies it:

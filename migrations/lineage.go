@@ -458,9 +458,13 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 				continue
 			}
 			exact, fold := findCol(endT, c.name)
-			from := ""
-			if exact != nil && fw != nil && l.dropped > 0 {
-				from = fw.filledFrom(l.dropped, c.name, endT)
+			from, to := "", "" // where a kept column's values came from; where a missing one's went
+			if fw != nil && l.dropped > 0 {
+				if exact != nil {
+					from = fw.filledFrom(l.dropped, c.name, endT)
+				} else if fold == nil {
+					to = fw.copiedAs(l.dropped, c.name, o, endT)
+				}
 			}
 			switch {
 			case from != "":
@@ -475,8 +479,7 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 				add(RuleRenameColumn, inPlace.created,
 					fmt.Sprintf("column %s.%s becomes %s in the rebuilt table (line %d); result rows change their keys, so the running worker breaks", o.name, c.start.name, fold.name, inPlace.created),
 					"keep the column's exact spelling in the new table")
-			case exact == nil && fw != nil && fw.copiedAs(l.dropped, c.name, o, endT) != "":
-				to := fw.copiedAs(l.dropped, c.name, o, endT)
+			case to != "":
 				add(RuleRenameColumn, inPlace.created,
 					fmt.Sprintf("column %s.%s is renamed to %s by the rebuild (new table on line %d; its values are copied there); the running worker (and any rollback target) still uses %s", o.name, c.start.name, to, inPlace.created, c.start.name),
 					"add the new column and copy the data; drop the old one only after no deployed version uses it")
@@ -540,7 +543,6 @@ func (t *tracker) findings(end *snapshot, fw *fileWatch) []report.Finding {
 	return fs
 }
 
-// foldIndex finds the drop-column finding of a column the index covers.
 // coveredBy reports whether the end schema has an index on the dropped
 // index ix's table that serves every query ix served: its key columns
 // begin with ix's (drizzle drops and re-creates indexes under new names,
@@ -576,6 +578,7 @@ func coveredBy(ix *object, end *snapshot) bool {
 	return false
 }
 
+// foldIndex finds the drop-column finding of a column the index covers.
 func (t *tracker) foldIndex(ix *object, droppedCol map[[2]string]int) (int, bool) {
 	if ix.index == nil {
 		return 0, false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -747,19 +748,8 @@ func uniqueIndexIfNotExists(stmt string) (string, bool) {
 	if len(w) < 6 || w[0] != "CREATE" || w[1] != "UNIQUE" || w[2] != "INDEX" || w[3] != "IF" || w[4] != "NOT" || w[5] != "EXISTS" {
 		return "", false
 	}
-	toks := significantTokens(stmt, 9)
-	at := 6
-	if len(toks) >= 9 && stmt[toks[7].Start:toks[7].End] == "." {
-		at = 8
-	}
-	if len(toks) <= at {
-		return "", false
-	}
-	name := stmt[toks[at].Start:toks[at].End]
-	if toks[at].Kind == sqlsplit.Quoted && len(name) >= 2 {
-		name = name[1 : len(name)-1]
-	}
-	return name, true
+	name, _, ok := objectName(stmt, significantTokens(stmt, 9), 6)
+	return name, ok
 }
 
 // keepValues records the values of every column of table before the DROP
@@ -835,15 +825,7 @@ func (fw *fileWatch) copiedAs(dropLine int, col string, origin, rebuilt *object)
 		if err != nil {
 			return ""
 		}
-		have := map[string]bool{}
-		for _, v := range got[lowerASCII(c.name)] {
-			have[v] = true
-		}
-		all := true
-		for _, v := range vals {
-			all = all && have[v]
-		}
-		if all {
+		if holdsAll(got[lowerASCII(c.name)], vals) {
 			if found != "" {
 				return "" // two candidates: cannot tell
 			}
@@ -874,11 +856,7 @@ func (fw *fileWatch) movedTo(line int, table string, end *snapshot) string {
 			return
 		}
 		for col, have := range got {
-			all := true
-			for _, v := range vals {
-				all = all && slices.Contains(have, v)
-			}
-			if all {
+			if holdsAll(have, vals) {
 				found = append(found, o.name+"."+col)
 			}
 		}
@@ -902,36 +880,31 @@ func (fw *fileWatch) filledFrom(dropLine int, col string, rebuilt *object) strin
 		return ""
 	}
 	got, err := fw.r.columnValues(context.Background(), rebuilt.name, col)
-	if err != nil || len(got[lowerASCII(col)]) == 0 {
+	now := got[lowerASCII(col)]
+	if err != nil || len(now) == 0 {
 		return ""
 	}
-	now := map[string]bool{}
-	for _, v := range got[lowerASCII(col)] {
-		now[v] = true
-	}
 	for _, v := range own {
-		if now[v] {
+		if slices.Contains(now, v) {
 			return "" // its own values are there
 		}
 	}
-	var names []string
-	for name := range old {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if name == lowerASCII(col) {
-			continue
-		}
-		all := true
-		for v := range now {
-			all = all && slices.Contains(old[name], v)
-		}
-		if all {
+	for _, name := range slices.Sorted(maps.Keys(old)) {
+		if name != lowerASCII(col) && holdsAll(old[name], now) {
 			return name
 		}
 	}
 	return ""
+}
+
+// holdsAll reports whether every value of want is among have.
+func holdsAll(have, want []string) bool {
+	for _, v := range want {
+		if !slices.Contains(have, v) {
+			return false
+		}
+	}
+	return true
 }
 
 // curTable finds a main table by lower name in the current schema.
@@ -946,17 +919,9 @@ func (r *replayer) curTable(ctx context.Context, lower string) *object {
 // dropTarget is the table name of DROP TABLE IF EXISTS [schema.]name, as
 // written, read with the tokenizer.
 func dropTarget(stmt string) string {
-	toks := significantTokens(stmt, 7)
-	if len(toks) < 5 {
+	name, _, ok := objectName(stmt, significantTokens(stmt, 7), 4)
+	if !ok {
 		return "?"
-	}
-	at := 4
-	if len(toks) >= 7 && stmt[toks[5].Start:toks[5].End] == "." {
-		at = 6
-	}
-	name := stmt[toks[at].Start:toks[at].End]
-	if toks[at].Kind == sqlsplit.Quoted && len(name) >= 2 {
-		name = name[1 : len(name)-1]
 	}
 	return name
 }

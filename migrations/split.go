@@ -77,6 +77,28 @@ func significantTokens(stmt string, n int) []token {
 	return out
 }
 
+// tokenName is identifier token t of stmt as SQLite reads it: without its
+// quotes.
+func tokenName(stmt string, t token) string {
+	name := stmt[t.Start:t.End]
+	if t.Kind == sqlsplit.Quoted && len(name) >= 2 {
+		name = name[1 : len(name)-1]
+	}
+	return name
+}
+
+// objectName reads the [schema.]name that starts at toks[i]: the name, the
+// index of the token after it, and ok false when the tokens end first.
+func objectName(stmt string, toks []token, i int) (name string, next int, ok bool) {
+	if i+2 < len(toks) && stmt[toks[i+1].Start:toks[i+1].End] == "." {
+		i += 2
+	}
+	if i >= len(toks) {
+		return "", i, false
+	}
+	return tokenName(stmt, toks[i]), i + 1, true
+}
+
 // dmlVerb returns the verb of a data statement (DELETE, UPDATE, INSERT,
 // REPLACE, SELECT, VALUES), looking past a leading WITH clause, together
 // with whether a WHERE keyword appears at parenthesis depth 0 after the

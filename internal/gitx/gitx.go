@@ -39,9 +39,9 @@ type Repo struct {
 	// hooks`: honours core.hooksPath and linked worktrees), absolute.
 	HooksDir string
 
-	// lazy guards the two helpers below, opened on first use: a command
-	// may ask from several goroutines at once (independent checks run in
-	// parallel, since each git process costs milliseconds).
+	// lazy guards the two helpers below, opened on first use: one Repo is
+	// used from several goroutines at once (a deploy fetches the branch
+	// and the deploy notes together).
 	lazy  sync.Mutex
 	blobs *batch
 	refs  *filesystem.Storage // go-git's view of the refs

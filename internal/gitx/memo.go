@@ -19,7 +19,7 @@ import (
 // again rather than held.
 const memoLimit = 4 << 20
 
-var memo sync.Map // CommonDir + "\x00" + args → []byte
+var memo sync.Map // CommonDir, Root and args, joined by NUL → []byte
 
 // IsFullHash reports whether s is a full SHA-1 or SHA-256 object name in
 // git's lower-case hex.
