@@ -113,7 +113,9 @@
 // applied together, in one deploy, so a table one of them creates is still
 // empty when the next added file runs, and production never held it: it
 // gets no synthetic rows, and what the later added files do to it (ADD
-// COLUMN NOT NULL, a rebuild, a drop, its indexes) is no finding. Not so
+// COLUMN NOT NULL, a rebuild, a drop, its indexes) is no finding. Only an
+// empty table counts: a production table renamed or rebuilt by an added
+// file holds the copied rows and stays under every rule. Not so
 // for added files numbered before a base file, nor for a folder that
 // appears whole in one push (more often a history imported or moved than a
 // database born empty).

@@ -33,25 +33,40 @@ func newRowState() *rowState {
 // added files of a push one after the other in the same deploy, so these
 // tables hold no rows when the later files run. They are never seeded, and
 // what a later file does to them (an ALTER TABLE ADD COLUMN NOT NULL, a
-// rebuild, a drop) touches no production data.
+// rebuild, a drop) touches no production data. A table is born only when
+// it is empty: one that appeared under a new name holding rows is a
+// production table renamed or rebuilt (its rows were copied), and stays
+// under every rule. Without rows (SchemaOnly) nothing can tell, so
+// nothing is born.
 func (r *replayer) bornEmpty(ctx context.Context) error {
+	if r.rows == nil {
+		return nil
+	}
 	s, err := r.snapshot(ctx)
 	if err != nil {
 		return err
 	}
+	keep := r.ld.fresh[:0]
 	for _, k := range r.ld.fresh {
-		if o := s.get(k); o != nil && seedable(o) {
-			name := lowerASCII(o.name)
-			if r.born == nil {
-				r.born = map[string]bool{}
-			}
-			r.born[name] = true
-			if r.rows != nil {
-				r.rows.seeded[name] = true
-			}
+		o := s.get(k)
+		if o == nil || !seedable(o) {
+			continue
 		}
+		n, err := r.count(ctx, o.name)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			keep = append(keep, k) // rows from production's tables: seeded and judged as usual
+			continue
+		}
+		name := lowerASCII(o.name)
+		if r.born == nil {
+			r.born = map[string]bool{}
+		}
+		r.born[name], r.rows.seeded[name] = true, true
 	}
-	r.ld.fresh = r.ld.fresh[:0]
+	r.ld.fresh = keep
 	return nil
 }
 
