@@ -2,6 +2,7 @@ package evidence
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func TestMergeActivityIgnoresForgedDates(t *testing.T) {
 			for name, hash := range h {
 				if hash == c.Commit {
 					got = append(got, name)
-					if (c.OutOfOrder != "") != contains(outOfOrder, name) {
+					if (c.OutOfOrder != "") != slices.Contains(outOfOrder, name) {
 						t.Errorf("%s: out_of_order %q", name, c.OutOfOrder)
 					}
 				}
@@ -83,13 +84,4 @@ func TestMergeActivityIgnoresForgedDates(t *testing.T) {
 	h["c"] = gittest.CommitAt(t, work, "2026-11-28T08:00:00Z", "Honest change (#2)\n\nChange-Category: normal", "src/index.js", "export default { t: 5 }\n")
 	gittest.Git(t, work, "push", "--quiet", "origin", "main")
 	check(collect(), []string{"a", "b", "back", "future", "c"}, "back", "future")
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
